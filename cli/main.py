@@ -1,0 +1,73 @@
+"""`tunewise`: a lazy command group, so `--help` never imports a command's heavy dependencies."""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+
+from core.errors import TunewiseError
+
+# name -> "module:attribute"; a command's module is imported only when that command runs or is listed.
+COMMANDS: dict[str, str] = {
+    "doctor": "cli.doctor:doctor",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module, _, attr = target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except TunewiseError as exc:
+            raise click.ClickException(str(exc)) from None
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            ctx.exit(130)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tunewise")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(version=_version(), prog_name="tunewise")
+def cli() -> None:
+    """Should you fine-tune, or is prompting or retrieval enough? Tunewise advises, builds and
+    compares the approaches on your own data."""
+    from core.models import set_offline_mode
+
+    set_offline_mode()
+
+
+def main() -> None:
+    """Console entry point: user errors are one line; unexpected ones too, unless TUNEWISE_DEBUG=1."""
+    try:
+        cli.main(prog_name="tunewise")
+    except SystemExit:
+        raise
+    except Exception as exc:  # last line of defence: never show a traceback to a user
+        if os.environ.get("TUNEWISE_DEBUG") == "1":
+            raise
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        click.echo(f"Error: unexpected {type(exc).__name__}: {message} (set TUNEWISE_DEBUG=1 for details)", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

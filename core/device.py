@@ -1,0 +1,88 @@
+"""The one place that chooses where and in what precision models run.
+
+`choose_device` needs torch and imports it lazily; `gpu_inventory` and `system_memory_gb` do not, so
+the advisor and `doctor` can describe the hardware without loading torch.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+from core.errors import DeviceError
+
+PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+
+
+@dataclass(frozen=True)
+class DeviceChoice:
+    device: str        # "cuda" or "cpu"
+    precision: str     # "bf16", "fp16" or "fp32"
+    name: str
+    memory_gb: float | None
+    count: int = 1
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device == "cuda"
+
+    def torch_dtype(self):
+        import torch
+
+        return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[self.precision]
+
+
+@dataclass(frozen=True)
+class GpuInfo:
+    name: str
+    memory_gb: float
+
+
+def choose_device(device: str = "auto", precision: str = "auto") -> DeviceChoice:
+    """CUDA with bf16 (fp16 on pre-Ampere) when a GPU is there, else CPU with fp32."""
+    import torch
+
+    if device not in ("auto", "cuda", "cpu"):
+        raise DeviceError(f"unknown device '{device}'; choose auto, cuda or cpu")
+    if precision not in PRECISIONS:
+        raise DeviceError(f"unknown precision '{precision}'; choose one of {', '.join(PRECISIONS)}")
+    has_cuda = torch.cuda.is_available()
+    if device == "cuda" and not has_cuda:
+        raise DeviceError("--device cuda was asked for, but no CUDA GPU is available here")
+    if device == "cpu" or not has_cuda:
+        if precision in ("bf16", "fp16"):
+            raise DeviceError(f"{precision} training needs a CUDA GPU; on the CPU use fp32")
+        return DeviceChoice("cpu", "fp32", "cpu", system_memory_gb(), os.cpu_count() or 1)
+    props = torch.cuda.get_device_properties(0)
+    if precision == "auto":
+        precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return DeviceChoice("cuda", precision, props.name, props.total_memory / 2**30, torch.cuda.device_count())
+
+
+def gpu_inventory() -> list[GpuInfo]:
+    """GPUs as nvidia-smi reports them; empty when there is none (no torch import)."""
+    if shutil.which("nvidia-smi") is None:
+        return []
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    gpus = []
+    for line in out.strip().splitlines():
+        name, _, mem = line.rpartition(",")
+        try:
+            gpus.append(GpuInfo(name.strip(), float(mem) / 1024))
+        except ValueError:
+            continue
+    return gpus
+
+
+def system_memory_gb() -> float | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError, AttributeError):
+        return None

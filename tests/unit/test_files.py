@@ -1,0 +1,35 @@
+import pytest
+
+from core.errors import OutputExistsError
+from core.files import atomic_write_text, claim_output, staged_dir
+
+
+def test_atomic_write_leaves_no_temp_files(tmp_path):
+    atomic_write_text(tmp_path / "a.json", "one")
+    atomic_write_text(tmp_path / "a.json", "two")
+    assert (tmp_path / "a.json").read_text() == "two"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def test_claim_output_needs_force(tmp_path):
+    out = tmp_path / "out"
+    claim_output(out, force=False)
+    out.mkdir()
+    claim_output(out, force=False)  # an empty folder is fine
+    (out / "x").write_text("keep me")
+    with pytest.raises(OutputExistsError, match="pass --force"):
+        claim_output(out, force=False)
+    assert (out / "x").read_text() == "keep me"
+    claim_output(out, force=True)
+    assert not out.exists()
+
+
+def test_staged_dir_removes_partial_work_on_failure(tmp_path):
+    with pytest.raises(RuntimeError):
+        with staged_dir(tmp_path / "model") as stage:
+            (stage / "half").write_text("x")
+            raise RuntimeError("killed")
+    assert list(tmp_path.iterdir()) == []
+    with staged_dir(tmp_path / "model") as stage:
+        (stage / "full").write_text("x")
+    assert [p.name for p in (tmp_path / "model").iterdir()] == ["full"]
