@@ -1,8 +1,8 @@
 """`python -m bench [NAME ...]`: run the named benchmarks (all by default), one after another."""
 from __future__ import annotations
 
-import importlib
 import pkgutil
+import runpy
 import sys
 from pathlib import Path
 
@@ -15,7 +15,8 @@ def main(names: list[str]) -> int:
         return 2
     for name in names or available:
         print(f"== bench.{name}", flush=True)
-        importlib.import_module(f"bench.{name}").main([])
+        sys.argv = [f"bench.{name}"]
+        runpy.run_module(f"bench.{name}", run_name="__main__", alter_sys=True)
     return 0
 
 
