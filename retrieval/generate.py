@@ -1,0 +1,190 @@
+"""Generation for every approach: a local causal LM (optionally with a PEFT adapter) or an
+OpenAI-compatible endpoint, behind one small interface with the same greedy settings for all.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from core.errors import ModelError
+from core.models import api_key, check_safetensors, load_causal_lm, resolve_model
+from core.schema import ApiModel, ModelRef
+
+Conversation = list[dict[str, str]]
+CHARS_PER_TOKEN = 4          # a rough count for API models, whose tokenizer we do not have
+API_CONTEXT_TOKENS = 8192    # assumed context of an API model, for prompt budgets only
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_ms: float
+
+
+class LocalGenerator:
+    """Batched greedy generation and log-likelihood scoring with a local model and its chat template."""
+
+    def __init__(self, model, tokenizer, name: str = "local", batch_size: int = 8):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.name = name
+        self.batch_size = batch_size
+        self.context_length = int(getattr(model.config, "max_position_embeddings", None) or 2048)
+        if getattr(tokenizer, "chat_template", None) is None:
+            raise ModelError(f"model '{name}' has no chat template; give an instruct/chat model")
+
+    @classmethod
+    def load(cls, ref: str, adapter: str | Path | None = None, device=None) -> "LocalGenerator":
+        model, tokenizer = load_causal_lm(ref, device=device)
+        if adapter is not None:
+            model = _with_adapter(model, Path(adapter))
+        return cls(model, tokenizer, name=resolve_model(ref).name)
+
+    def render(self, conversation: Conversation) -> str:
+        return self.tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
+
+    def count_tokens(self, conversation: Conversation) -> int:
+        return len(self._ids(self.render(conversation)))
+
+    def generate(self, conversations: Sequence[Conversation], max_new_tokens: int = 64) -> list[Generation]:
+        """Greedy replies; a batch's wall time is shared equally among its conversations."""
+        out: list[Generation] = []
+        for start in range(0, len(conversations), self.batch_size):
+            out.extend(self._generate_batch(conversations[start:start + self.batch_size], max_new_tokens))
+        return out
+
+    def _generate_batch(self, batch: Sequence[Conversation], max_new_tokens: int) -> list[Generation]:
+        import torch
+
+        tok = self.tokenizer
+        tok.padding_side, tok.truncation_side = "left", "left"
+        limit = max(1, self.context_length - max_new_tokens)
+        inputs = tok([self.render(c) for c in batch], return_tensors="pt", padding=True, truncation=True,
+                     max_length=limit, add_special_tokens=False).to(self.model.device)
+        started = time.perf_counter()
+        with torch.inference_mode():
+            output = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
+                                         temperature=None, top_p=None, top_k=None, pad_token_id=tok.pad_token_id)
+        per_item_ms = (time.perf_counter() - started) * 1000 / len(batch)
+        new = output[:, inputs["input_ids"].shape[1]:]
+        results = []
+        for row, mask in zip(new, inputs["attention_mask"]):
+            ids = row.tolist()
+            if tok.eos_token_id in ids:  # count the end-of-turn token, drop the padding after it
+                ids = ids[:ids.index(tok.eos_token_id) + 1]
+            text = tok.decode(ids, skip_special_tokens=True).strip()
+            results.append(Generation(text, int(mask.sum()), len(ids), round(per_item_ms, 2)))
+        return results
+
+    def loglikelihood(self, conversation: Conversation, continuations: Sequence[str]) -> list[tuple[float, int]]:
+        """Sum of log-probabilities of each continuation as the assistant's reply, and its token count.
+
+        The scored tokens are everything the chat template adds after the generation prompt, so the
+        end-of-turn token counts too: "pos" and "positive" are then told apart.
+        """
+        prompt_ids = self._ids(self.render(conversation))
+        rows = [self._reply_ids(conversation, prompt_ids, text) for text in continuations]
+        scores: list[tuple[float, int]] = []
+        for start in range(0, len(rows), self.batch_size):
+            scores.extend(self._score_batch(prompt_ids, rows[start:start + self.batch_size]))
+        return scores
+
+    def _reply_ids(self, conversation: Conversation, prompt_ids: list[int], text: str) -> list[int]:
+        full = self.tokenizer.apply_chat_template(conversation + [{"role": "assistant", "content": text}],
+                                                  tokenize=False)
+        ids = self._ids(full)
+        # Tokenised together the reply may merge with the prompt's last token; then score it on its own.
+        if ids[:len(prompt_ids)] == prompt_ids:
+            return ids[len(prompt_ids):]
+        return self._ids(full[len(self.render(conversation)):])
+
+    def _score_batch(self, prompt_ids: list[int], replies: list[list[int]]) -> list[tuple[float, int]]:
+        import torch
+
+        width = len(prompt_ids) + max(len(r) for r in replies)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.full((len(replies), width), pad, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for i, reply in enumerate(replies):
+            row = prompt_ids + reply
+            ids[i, :len(row)] = torch.tensor(row)
+            mask[i, :len(row)] = 1
+        with torch.inference_mode():
+            logits = self.model(input_ids=ids.to(self.model.device), attention_mask=mask.to(self.model.device)).logits
+        logprobs = torch.log_softmax(logits.float(), dim=-1)
+        out = []
+        for i, reply in enumerate(replies):
+            positions = torch.arange(len(prompt_ids) - 1, len(prompt_ids) + len(reply) - 1)
+            picked = logprobs[i, positions, torch.tensor(reply)]
+            out.append((float(picked.sum()), len(reply)))
+        return out
+
+    def _ids(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def _with_adapter(model, adapter: Path):
+    if not (adapter / "adapter_config.json").is_file():
+        raise ModelError(f"{adapter}: not a PEFT adapter folder (no adapter_config.json)")
+    check_safetensors(adapter)
+    from peft import PeftModel
+
+    return PeftModel.from_pretrained(model, str(adapter))
+
+
+class ApiGenerator:
+    """An OpenAI-compatible chat endpoint: the official client's timeout and retries with backoff."""
+
+    def __init__(self, api: ApiModel):
+        from openai import OpenAI
+
+        self.api = api
+        self.name = api.model
+        self.context_length = API_CONTEXT_TOKENS
+        self.client = OpenAI(base_url=api.base_url, api_key=api_key(api), timeout=api.timeout_s,
+                             max_retries=api.max_retries)
+
+    def count_tokens(self, conversation: Conversation) -> int:
+        return sum(len(m["content"]) for m in conversation) // CHARS_PER_TOKEN + 4 * len(conversation)
+
+    def generate(self, conversations: Sequence[Conversation], max_new_tokens: int = 64) -> list[Generation]:
+        return [self._one(c, max_new_tokens) for c in conversations]
+
+    def _one(self, conversation: Conversation, max_new_tokens: int) -> Generation:
+        import openai
+
+        started = time.perf_counter()
+        try:
+            reply = self.client.chat.completions.create(model=self.api.model, messages=conversation,
+                                                        max_tokens=max_new_tokens, temperature=0)
+        except openai.AuthenticationError:
+            raise ModelError(f"{self.api.base_url} refused the key in {self.api.api_key_env} "
+                             "(authentication failed)") from None
+        except (openai.APIConnectionError, openai.APITimeoutError):
+            raise ModelError(f"cannot reach the API endpoint {self.api.base_url} (down, or no answer within "
+                             f"{self.api.timeout_s:g} s after {self.api.max_retries} retries)") from None
+        except openai.APIStatusError as exc:
+            raise ModelError(f"{self.api.base_url} answered HTTP {exc.status_code} for model "
+                             f"'{self.api.model}'") from None
+        latency = (time.perf_counter() - started) * 1000
+        usage = reply.usage
+        return Generation((reply.choices[0].message.content or "").strip(),
+                          usage.prompt_tokens if usage else self.count_tokens(conversation),
+                          usage.completion_tokens if usage else 0, round(latency, 2))
+
+    def loglikelihood(self, conversation: Conversation, continuations: Sequence[str]) -> list[tuple[float, int]]:
+        raise ModelError(f"API model '{self.name}' gives no log-likelihoods over chosen replies; "
+                         "use a local model for label scoring and perplexity")
+
+
+def make_generator(ref: ModelRef, adapter: str | Path | None = None, device=None):
+    """The generator for a model reference: `ApiGenerator` for an API model, else `LocalGenerator`."""
+    if isinstance(ref, ApiModel) or resolve_model(ref).is_api:
+        if adapter is not None:
+            raise ModelError("an adapter needs a local base model, not an API model")
+        return ApiGenerator(ref)
+    return LocalGenerator.load(ref, adapter=adapter, device=device)

@@ -1,0 +1,235 @@
+"""`ChromaIndex`: chunks of a corpus in Chroma, embedded by us, kept in step with the corpus.
+
+The index is its own content-hash ledger: every chunk records its document id, the document's hash and
+the document's chunk count, and chunk ids are deterministic (see `retrieval.ingest`). An update therefore
+embeds only added or changed documents, removes the chunks of deleted ones, and an interrupted build or
+update is completed by running it again: chunks already stored are skipped, stale ones removed, and no
+id can be stored twice. Chroma writes each batch in one transaction, so a killed run leaves an index that
+opens.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+from urllib.parse import urlparse
+
+from core.data import Document
+from core.errors import TunewiseError
+from retrieval.embeddings import Embedder
+from retrieval.ingest import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, Chunk, Splitter, document_hash
+
+DEFAULT_COLLECTION = "tunewise"
+SQLITE_FILE = "chroma.sqlite3"
+READ_PAGE = 5000
+DELETE_BATCH = 1000
+WRITE_BATCHES = 4        # embedder batches per stored batch: fewer, larger writes, still fine-grained progress
+
+Progress = Callable[[int, int], None]   # (chunks done so far, chunks to embed in all)
+
+
+class IndexStoreError(TunewiseError):
+    """An index that is missing, unreachable, or built in a way this run cannot use."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    text: str
+    source: str     # the document id
+    chunk: int
+    score: float    # cosine similarity, higher is closer
+
+
+@dataclass
+class _Stored:
+    ids: list[str]
+    hashes: set[str]
+    n_chunks: int
+
+
+def open_client(path: str | Path | None = None, url: str | None = None, create: bool = False):
+    """An embedded `PersistentClient` on `path`, or an `HttpClient` for `url`; telemetry off either way."""
+    import chromadb
+    from chromadb.config import Settings
+
+    settings = Settings(anonymized_telemetry=False)
+    if url is not None:
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise IndexStoreError(f"--chroma-url '{url}' must look like http://host:port")
+        try:
+            return chromadb.HttpClient(host=parsed.hostname, port=parsed.port or 8000,
+                                       ssl=parsed.scheme == "https", settings=settings)
+        except Exception as exc:  # the client raises several types for a server that is not there
+            raise IndexStoreError(f"cannot reach the Chroma server at {url} ({type(exc).__name__}); "
+                                  "is `chroma run` up?") from None
+    if path is None:
+        raise IndexStoreError("give an index folder (--index DIR) or a Chroma server (--chroma-url URL)")
+    path = Path(path)
+    _check_index_folder(path, create)
+    return chromadb.PersistentClient(path=str(path), settings=settings)
+
+
+def _check_index_folder(path: Path, create: bool) -> None:
+    if path.exists() and not path.is_dir():
+        raise IndexStoreError(f"{path}: is a file, not an index folder")
+    holds_index = (path / SQLITE_FILE).exists()
+    if not create and not holds_index:
+        raise IndexStoreError(f"{path}: no index here; run `tunewise index build CORPUS --index {path}` first")
+    if create and not holds_index and path.exists() and any(path.iterdir()):
+        raise IndexStoreError(f"{path}: folder is not empty and holds no index; choose a new or empty folder")
+
+
+class ChromaIndex:
+    """One Chroma collection; the embedder, client and splitter settings are passed in."""
+
+    def __init__(self, embedder: Embedder, client, collection: str = DEFAULT_COLLECTION,
+                 chunk_tokens: int = DEFAULT_CHUNK_TOKENS, chunk_overlap: int = DEFAULT_CHUNK_OVERLAP,
+                 on_progress: Progress | None = None, where: str | None = None):
+        self.embedder = embedder
+        self.client = client
+        self.name = collection
+        self.chunk_tokens = chunk_tokens
+        self.chunk_overlap = chunk_overlap
+        self.on_progress = on_progress
+        self.where = where or f"collection '{collection}'"
+
+    @classmethod
+    def open(cls, embedder: Embedder, path: str | Path | None = None, url: str | None = None,
+             collection: str = DEFAULT_COLLECTION, create: bool = False, **kwargs) -> "ChromaIndex":
+        where = f"{url or path} (collection '{collection}')"
+        return cls(embedder, open_client(path, url, create=create), collection, where=where, **kwargs)
+
+    # -- public operations ---------------------------------------------------------------------------
+
+    def build(self, documents: Sequence[Document], force: bool = False) -> dict[str, int]:
+        """Index `documents` into a new collection, or finish an interrupted build of this one."""
+        col = self._find()
+        if col is not None and force:
+            self.client.delete_collection(self.name)
+            col = None
+        if col is not None and col.metadata.get("complete"):
+            raise IndexStoreError(f"{self.where} already holds a complete index; run `tunewise index update` "
+                                  "to change it, or pass --force to rebuild it")
+        if col is None:
+            col = self._create()
+        else:
+            self._check_embedder(col)
+        return self._sync(col, documents)
+
+    def update(self, documents: Sequence[Document]) -> dict[str, int]:
+        """Bring the collection in step with `documents`: embed only what was added or changed."""
+        return self._sync(self._existing(), documents)
+
+    def query(self, text: str, k: int = 4) -> list[Hit]:
+        col = self._existing()
+        result = col.query(query_embeddings=[self.embedder.embed_query(text)], n_results=k,
+                           include=["documents", "metadatas", "distances"])
+        return [
+            Hit(doc, meta["source"], int(meta["chunk"]), round(1.0 - float(dist), 6))
+            for doc, meta, dist in zip(result["documents"][0], result["metadatas"][0], result["distances"][0])
+        ]
+
+    def info(self) -> dict[str, object]:
+        col = self._existing()
+        sources = {meta["source"] for meta in self._metadatas(col)[1]}
+        return {"collection": self.name, "where": self.where, "chunks": col.count(),
+                "documents": len(sources), **col.metadata}
+
+    # -- internals -----------------------------------------------------------------------------------
+
+    def _find(self):
+        from chromadb.errors import NotFoundError
+
+        try:
+            return self.client.get_collection(self.name, embedding_function=None)
+        except NotFoundError:
+            return None
+        except ValueError as exc:  # older servers report a missing collection this way
+            if "does not exist" in str(exc):
+                return None
+            raise
+
+    def _existing(self):
+        col = self._find()
+        if col is None:
+            raise IndexStoreError(f"{self.where}: no such collection; run `tunewise index build` first")
+        self._check_embedder(col)
+        self.chunk_tokens = int(col.metadata.get("chunk_tokens", self.chunk_tokens))
+        self.chunk_overlap = int(col.metadata.get("chunk_overlap", self.chunk_overlap))
+        return col
+
+    def _metadata(self, complete: bool) -> dict[str, object]:
+        return {"embedder": self.embedder.name, "embedding_dim": self.embedder.dim,
+                "chunk_tokens": self.chunk_tokens, "chunk_overlap": self.chunk_overlap, "complete": complete}
+
+    def _create(self):
+        # Our own embeddings always: with no embedding function, Chroma never fetches its default model.
+        return self.client.create_collection(self.name, embedding_function=None, metadata=self._metadata(False),
+                                             configuration={"hnsw": {"space": "cosine"}})
+
+    def _check_embedder(self, col) -> None:
+        meta = col.metadata or {}
+        built = (meta.get("embedder"), meta.get("embedding_dim"))
+        if built != (self.embedder.name, self.embedder.dim):
+            raise IndexStoreError(
+                f"{self.where} was built with embedder '{built[0]}' ({built[1]} dimensions) but this run uses "
+                f"'{self.embedder.name}' ({self.embedder.dim}); pass --embedder {built[0]} or rebuild with --force"
+            )
+
+    def _metadatas(self, col) -> tuple[list[str], list[dict]]:
+        ids: list[str] = []
+        metas: list[dict] = []
+        while True:
+            page = col.get(include=["metadatas"], limit=READ_PAGE, offset=len(ids))
+            ids.extend(page["ids"])
+            metas.extend(page["metadatas"])
+            if len(page["ids"]) < READ_PAGE:
+                return ids, metas
+
+    def _stored(self, col) -> dict[str, _Stored]:
+        stored: dict[str, _Stored] = {}
+        for cid, meta in zip(*self._metadatas(col)):
+            entry = stored.setdefault(meta["source"], _Stored([], set(), int(meta["n_chunks"])))
+            entry.ids.append(cid)
+            entry.hashes.add(meta["doc_hash"])
+        return stored
+
+    def _sync(self, col, documents: Sequence[Document]) -> dict[str, int]:
+        stored = self._stored(col)
+        counts = {"added": 0, "updated": 0, "deleted": 0, "unchanged": 0}
+        changed: list[Document] = []
+        for doc in documents:
+            entry = stored.get(doc.id)
+            if entry is not None and entry.hashes == {document_hash(doc)} and len(entry.ids) == entry.n_chunks:
+                counts["unchanged"] += 1
+                continue
+            stale_hash = entry is not None and bool(entry.hashes - {document_hash(doc)})
+            counts["updated" if stale_hash else "added"] += 1
+            changed.append(doc)
+        splitter = Splitter(self.embedder.tokenizer, self.chunk_tokens, self.chunk_overlap, self.embedder.max_tokens)
+        chunks = splitter.split_all(changed)
+        present = {cid for doc in changed if doc.id in stored for cid in stored[doc.id].ids}
+        embedded = self._write(col, [c for c in chunks if c.id not in present])
+        keep = {c.id for c in chunks}
+        live = {doc.id for doc in documents}
+        stale = [cid for doc in changed if doc.id in stored for cid in stored[doc.id].ids if cid not in keep]
+        for source, entry in stored.items():
+            if source not in live:
+                counts["deleted"] += 1
+                stale.extend(entry.ids)
+        for start in range(0, len(stale), DELETE_BATCH):
+            col.delete(ids=stale[start:start + DELETE_BATCH])
+        col.modify(metadata=self._metadata(True))
+        return {**counts, "chunks_embedded": embedded, "chunks_deleted": len(stale), "chunks": col.count()}
+
+    def _write(self, col, chunks: list[Chunk]) -> int:
+        """Embed and store in batches, each one its own transaction, so a kill loses one batch at most."""
+        batch = self.embedder.batch_size * WRITE_BATCHES
+        for start in range(0, len(chunks), batch):
+            part = chunks[start:start + batch]
+            col.upsert(ids=[c.id for c in part], embeddings=self.embedder.embed_documents([c.text for c in part]),
+                       documents=[c.text for c in part], metadatas=[c.metadata() for c in part])
+            if self.on_progress is not None:
+                self.on_progress(start + len(part), len(chunks))
+        return len(chunks)
