@@ -1,0 +1,99 @@
+"""`TuneConfig`: every knob of a tuning run, validated once, with defaults per method and model size."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, model_validator
+
+from core.config import read_yaml
+from core.errors import ConfigError
+from core.schema import Record, describe_validation_error
+
+METHODS = ("lora", "qlora", "full", "prompt-tuning", "head")
+Method = Literal["lora", "qlora", "full", "prompt-tuning", "head"]
+
+# Fields left as None in a config are filled from here by `resolved()`; explicit values always win.
+METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
+    "lora": {"lr": 2e-4, "epochs": 3.0, "batch_size": 4, "lora_r": 16, "lora_alpha": 32},
+    "qlora": {"lr": 2e-4, "epochs": 3.0, "batch_size": 4, "lora_r": 16, "lora_alpha": 32},
+    "full": {"lr": 2e-5, "epochs": 2.0, "batch_size": 4},
+    # Soft prompts need a much larger step than weights to move at all (Lester et al. 2021 use 0.3).
+    "prompt-tuning": {"lr": 3e-2, "epochs": 5.0, "batch_size": 4},
+    # Only the classifier trains, so a high rate is safe and converges in few epochs.
+    "head": {"lr": 1e-3, "epochs": 5.0, "batch_size": 8},
+}
+# Bigger models get smaller micro-batches (memory) and more accumulation (same effective batch).
+LARGE_MODEL_B = 3.0
+
+
+class TuneConfig(Record):
+    """What `tunewise tune` runs; `run.json` records the resolved copy. Plan `tuning:` blocks override it."""
+
+    method: Method = "lora"
+    model: str = "smollm2-135m-instruct"
+    train: Path | None = None
+    eval: Path | None = None
+    out: Path | None = None
+    task: Literal["auto", "sft", "classification"] = "auto"
+    format: str | None = None
+    system_prompt: str | None = None
+    epochs: float | None = Field(default=None, gt=0)
+    max_steps: int | None = Field(default=None, gt=0)
+    lr: float | None = Field(default=None, gt=0)
+    batch_size: int | None = Field(default=None, gt=0)
+    grad_accum: int = Field(default=1, gt=0)
+    max_seq_len: int = Field(default=512, ge=16)
+    warmup_ratio: float = Field(default=0.0, ge=0, lt=1)
+    weight_decay: float = Field(default=0.0, ge=0)
+    lora_r: int | None = Field(default=None, gt=0)
+    lora_alpha: int | None = Field(default=None, gt=0)
+    lora_dropout: float = Field(default=0.05, ge=0, lt=1)
+    target_modules: list[str] | str = "all-linear"
+    train_top_layers: int | None = Field(default=None, gt=0)
+    num_virtual_tokens: int = Field(default=16, gt=0)
+    save_steps: int = Field(default=50, gt=0)
+    logging_steps: int = Field(default=5, gt=0)
+    seed: int = 0
+    report_to: Literal["none", "tensorboard"] = "none"
+    resume: bool = False
+    force: bool = False
+    device: Literal["auto", "cuda", "cpu"] = "auto"
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
+    nproc: int = Field(default=1, gt=0)
+    launcher: Literal["torchrun", "accelerate"] = "torchrun"
+    auto: bool = False
+    auto_trials: int = Field(default=4, gt=0)
+    auto_steps: int = Field(default=20, gt=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "TuneConfig":
+        if self.method == "head" and self.task == "sft":
+            raise ValueError("method 'head' trains a classifier; use task 'classification' or 'auto'")
+        if self.method == "prompt-tuning" and self.task == "classification":
+            raise ValueError("method 'prompt-tuning' trains generation only; use task 'sft' or 'auto'")
+        return self
+
+    def resolved(self, model_params_b: float | None = None) -> "TuneConfig":
+        """A copy with every unset field filled from the method's defaults and the model's size."""
+        updates = {k: v for k, v in METHOD_DEFAULTS[self.method].items() if getattr(self, k) is None}
+        if model_params_b is not None and model_params_b >= LARGE_MODEL_B and self.batch_size is None:
+            updates.update(batch_size=1, grad_accum=max(self.grad_accum, 8))
+        return self.model_copy(update=updates)
+
+    def task_for(self, data_format: str) -> str:
+        """`auto`: a head is a classifier; everything else learns to write the response."""
+        if self.task != "auto":
+            return self.task
+        return "classification" if self.method == "head" else "sft"
+
+
+def build_config(path: str | Path | None = None, flags: dict[str, Any] | None = None) -> TuneConfig:
+    """Defaults <- YAML file <- command-line flags (those the user gave, i.e. not None)."""
+    data = read_yaml(path) if path is not None else {}
+    data.update({k: v for k, v in (flags or {}).items() if v is not None})
+    try:
+        return TuneConfig.model_validate(data)
+    except ValidationError as exc:
+        where = f"{path}: " if path is not None else ""
+        raise ConfigError(f"{where}{describe_validation_error(exc)}") from None
