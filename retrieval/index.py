@@ -15,9 +15,11 @@ from typing import Callable, Sequence
 from urllib.parse import urlparse
 
 from core.data import Document
-from core.errors import TunewiseError
+from core.errors import DataError, TunewiseError
 from retrieval.embeddings import Embedder
-from retrieval.ingest import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, Chunk, Splitter, document_hash
+from retrieval.ingest import (
+    DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, Chunk, Splitter, document_hash, load_documents,
+)
 
 DEFAULT_COLLECTION = "tunewise"
 SQLITE_FILE = "chroma.sqlite3"
@@ -93,12 +95,6 @@ class ChromaIndex:
         self.chunk_overlap = chunk_overlap
         self.on_progress = on_progress
         self.where = where or f"collection '{collection}'"
-
-    @classmethod
-    def open(cls, embedder: Embedder, path: str | Path | None = None, url: str | None = None,
-             collection: str = DEFAULT_COLLECTION, create: bool = False, **kwargs) -> "ChromaIndex":
-        where = f"{url or path} (collection '{collection}')"
-        return cls(embedder, open_client(path, url, create=create), collection, where=where, **kwargs)
 
     # -- public operations ---------------------------------------------------------------------------
 
@@ -233,3 +229,30 @@ class ChromaIndex:
             if self.on_progress is not None:
                 self.on_progress(start + len(part), len(chunks))
         return len(chunks)
+
+
+def open_index(path: str | Path | None = None, url: str | None = None, collection: str = DEFAULT_COLLECTION,
+               embedder: str | Embedder = "minilm-l6", create: bool = False, **kwargs) -> ChromaIndex:
+    """Open the store first (a missing index fails before the embedder loads), then the embedder."""
+    client = open_client(path, url, create=create)
+    where = f"{url or path} (collection '{collection}')"
+    model = embedder if isinstance(embedder, Embedder) else Embedder(embedder)
+    return ChromaIndex(model, client, collection, where=where, **kwargs)
+
+
+def build_index(corpus: str | Path, force: bool = False, **kwargs) -> dict[str, int]:
+    """`tunewise index build`: the corpus is read and checked before anything is opened or written."""
+    documents = _corpus(corpus)
+    return open_index(create=True, **kwargs).build(documents, force=force)
+
+
+def update_index(corpus: str | Path, **kwargs) -> dict[str, int]:
+    documents = _corpus(corpus)
+    return open_index(**kwargs).update(documents)
+
+
+def _corpus(folder: str | Path) -> list[Document]:
+    documents = load_documents(folder)
+    if not documents:
+        raise DataError(folder, "every document is empty; there is no text to index")
+    return documents
