@@ -12,6 +12,9 @@ from core.errors import TunewiseError
 # name -> "module:attribute"; a command's module is imported only when that command runs or is listed.
 COMMANDS: dict[str, str] = {
     "doctor": "cli.doctor:doctor",
+    "index": "cli.index:index",
+    "ask": "cli.ask:ask",
+    "serve": "cli.serve:serve",
 }
 
 
