@@ -88,3 +88,21 @@ def assert_clean_failure(result, *fragments: str) -> str:
     for fragment in fragments:
         assert fragment in errors[0], errors[0]
     return errors[0]
+
+
+def build_tiny_embedder(path: Path, seed: int = 0) -> Path:
+    """Save a 1-layer, 32-wide BERT as a sentence-transformers model (mean pooling) under `path`."""
+    import torch
+    from sentence_transformers import SentenceTransformer, models
+    from transformers import BertConfig, BertModel
+
+    bert_dir = path.parent / f"{path.name}-bert"
+    bert_dir.mkdir(parents=True, exist_ok=True)
+    tokenizer = build_tiny_tokenizer(bert_dir)
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128, pad_token_id=tokenizer.pad_token_id)
+    BertModel(config).save_pretrained(bert_dir, safe_serialization=True)
+    word = models.Transformer(str(bert_dir), max_seq_length=64)
+    SentenceTransformer(modules=[word, models.Pooling(32, "mean")], device="cpu").save(str(path))
+    return path
