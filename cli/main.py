@@ -12,6 +12,7 @@ from core.errors import TunewiseError
 # name -> "module:attribute"; a command's module is imported only when that command runs or is listed.
 COMMANDS: dict[str, str] = {
     "doctor": "cli.doctor:doctor",
+    "compare": "cli.compare:compare",
     "index": "cli.index:index",
     "ask": "cli.ask:ask",
     "serve": "cli.serve:serve",
