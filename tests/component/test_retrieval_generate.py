@@ -1,0 +1,120 @@
+"""Generation on a tiny real model: greedy batches, log-likelihoods, adapters, and the API path through
+`tunewise serve`'s server called with the official openai client."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from core.errors import ModelError
+from core.schema import ApiModel
+
+CONV = [{"role": "user", "content": "Ticket priority is high when"}]
+
+
+@pytest.fixture(scope="module")
+def local(tiny_model):
+    from retrieval.generate import make_generator
+
+    return make_generator(str(tiny_model))
+
+
+def test_greedy_generation_is_batched_and_deterministic(local):
+    convs = [CONV, [{"role": "user", "content": "hello world"}], CONV]
+    first = local.generate(convs, max_new_tokens=6)
+    again = local.generate([CONV], max_new_tokens=6)
+    assert first[0].text == first[2].text == again[0].text  # left padding does not change the answer
+    assert all(0 < g.completion_tokens <= 6 and g.latency_ms > 0 for g in first)
+    assert first[0].prompt_tokens == local.count_tokens(CONV)
+
+
+def test_loglikelihood_matches_a_direct_computation(local):
+    import torch
+
+    replies = ["positive", "negative billing", "Paris is the capital of France."]
+    scores = local.loglikelihood(CONV, replies)
+    tok = local.tokenizer
+    for reply, (logprob, count) in zip(replies, scores):
+        prompt = tok(local.render(CONV), add_special_tokens=False)["input_ids"]
+        full = tok(tok.apply_chat_template(CONV + [{"role": "assistant", "content": reply}], tokenize=False),
+                   add_special_tokens=False)["input_ids"]
+        with torch.no_grad():
+            logits = local.model(torch.tensor([full])).logits[0].log_softmax(-1)
+        expected = sum(float(logits[i - 1, full[i]]) for i in range(len(prompt), len(full)))
+        assert count == len(full) - len(prompt)
+        assert logprob == pytest.approx(expected, abs=1e-3)
+    assert local.context_length == 512
+
+
+def test_peft_adapter_is_loaded_on_top(tmp_path, tiny_model, local):
+    from peft import LoraConfig, PeftModel, get_peft_model
+
+    import torch
+
+    from retrieval.generate import make_generator
+
+    torch.manual_seed(1)
+    peft_model = get_peft_model(local.model, LoraConfig(r=2, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    peft_model.save_pretrained(tmp_path / "adapter")
+    peft_model.unload()  # give the shared fixture its plain model back
+    adapted = make_generator(str(tiny_model), adapter=tmp_path / "adapter")
+    assert isinstance(adapted.model, PeftModel)
+    assert adapted.loglikelihood(CONV, ["positive"]) != local.loglikelihood(CONV, ["positive"])
+
+
+@pytest.fixture
+def server(local):
+    from retrieval.serve import ChatServer
+
+    srv = ChatServer(local, "127.0.0.1", 0, token="s3cret-token", model_name="tiny")
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_served_model_answers_the_official_openai_client(server, local, monkeypatch):
+    from openai import OpenAI
+
+    from retrieval.generate import make_generator
+
+    client = OpenAI(base_url=server.url, api_key="s3cret-token", max_retries=0)
+    reply = client.chat.completions.create(model="tiny", messages=CONV, max_tokens=6)
+    expected = local.generate([CONV], max_new_tokens=6)[0]
+    assert reply.choices[0].message.content == expected.text
+    assert reply.usage.completion_tokens == expected.completion_tokens
+    assert [m.id for m in client.models.list()] == ["tiny"]
+    monkeypatch.setenv("TINY_KEY", "s3cret-token")
+    api = make_generator(ApiModel(base_url=server.url, model="tiny", api_key_env="TINY_KEY"))
+    assert [g.text for g in api.generate([CONV, CONV], max_new_tokens=6)] == [expected.text] * 2
+    with pytest.raises(ModelError, match="gives no log-likelihoods"):
+        api.loglikelihood(CONV, ["x"])
+
+
+def test_wrong_token_and_bad_requests_are_refused(server, monkeypatch):
+    import openai
+
+    from retrieval.generate import make_generator
+
+    monkeypatch.setenv("WRONG_KEY", "nope")
+    api = make_generator(ApiModel(base_url=server.url, model="tiny", api_key_env="WRONG_KEY", max_retries=0))
+    with pytest.raises(ModelError, match="refused the key in WRONG_KEY") as caught:
+        api.generate([CONV])
+    assert "nope" not in str(caught.value)
+    client = openai.OpenAI(base_url=server.url, api_key="s3cret-token", max_retries=0)
+    with pytest.raises(openai.BadRequestError, match="messages"):
+        client.chat.completions.create(model="tiny", messages=[])
+
+
+def test_down_endpoint_and_missing_key_are_clear_errors(monkeypatch):
+    from retrieval.generate import make_generator
+
+    monkeypatch.delenv("NO_SUCH_KEY", raising=False)
+    with pytest.raises(ModelError, match="NO_SUCH_KEY is not set"):
+        make_generator(ApiModel(base_url="http://127.0.0.1:9/v1", model="m", api_key_env="NO_SUCH_KEY"))
+    monkeypatch.setenv("SOME_KEY", "k")
+    api = make_generator(ApiModel(base_url="http://127.0.0.1:9/v1", model="m", api_key_env="SOME_KEY",
+                                  timeout_s=2, max_retries=1))
+    with pytest.raises(ModelError, match=r"cannot reach the API endpoint http://127.0.0.1:9/v1 .* 1 retries"):
+        api.generate([CONV])
