@@ -1,0 +1,92 @@
+"""From answers and files to a recommendation, and from a recommendation to a plan `compare` runs as is."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from advisor.assess import profile_corpus, profile_dataset
+from advisor.estimate import Calibration, calibrate
+from advisor.records import Answers, Recommendation
+from advisor.rules import RETRIEVAL, TUNED, recommend, workload
+from core.errors import ConfigError
+from core.files import atomic_write_text, claim_output
+from core.schema import ApiModel, ModelRef, Plan, Prices, TrainingRun
+
+# The advisor's five task kinds onto the three that `compare` evaluates.
+PLAN_TASK = {"classification": "classification", "extraction": "generation", "generation": "generation",
+             "qa": "qa", "style": "generation"}
+MAX_COMPARED = 4      # besides the baseline: each approach in a plan costs a run of `compare`
+
+
+@dataclass
+class AdviceRequest:
+    answers: Answers
+    data: Path | None = None
+    eval: Path | None = None
+    corpus: Path | None = None
+    model: ModelRef = "smollm2-135m-instruct"
+    calibrate: tuple[Path, ...] = ()
+    exact_tokens: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def advise(request: AdviceRequest) -> Recommendation:
+    """Profile the files (fast token estimate unless `exact_tokens`), calibrate, and recommend."""
+    model = request.model if isinstance(request.model, str) else None
+    fast = not request.exact_tokens
+    data = profile_dataset(request.data, request.eval, model, fast) if request.data else None
+    corpus = profile_corpus(request.corpus, fast=fast) if request.corpus else None
+    calibrations = tuple(load_calibration(path) for path in request.calibrate)
+    return recommend(request.answers, data, corpus, model, calibrations)
+
+
+def load_calibration(path: Path) -> Calibration:
+    return calibrate(TrainingRun.load(path), str(path))
+
+
+def plan_approaches(rec: Recommendation, has_corpus: bool, is_api: bool) -> tuple[list[str], list[str]]:
+    """The feasible ranked approaches `compare` can run here, the zero-shot baseline first."""
+    chosen, notes = ["zero-shot"], []
+    for ranked in rec.ranking:
+        name = ranked.approach
+        if not ranked.feasible or name in chosen:
+            continue
+        if name in RETRIEVAL and not has_corpus:
+            notes.append(f"{name} left out of the plan: no --corpus was given to index.")
+        elif name in TUNED and is_api:
+            notes.append(f"{name} left out of the plan: it would run at the provider, not in compare.")
+        elif len(chosen) <= MAX_COMPARED or (name == "head" and rec.profile.answers.task == "classification"):
+            chosen.append(name)
+    return chosen, notes
+
+
+def build_plan(rec: Recommendation, request: AdviceRequest, plan_path: Path) -> Plan:
+    """A `Plan` whose paths are relative to the plan file's folder."""
+    if request.data is None or request.eval is None:
+        raise ConfigError("--plan-out needs --data (training set) and --eval (evaluation set)")
+    answers = rec.profile.answers
+    is_api = isinstance(request.model, ApiModel)
+    approaches, notes = plan_approaches(rec, request.corpus is not None, is_api)
+    top = next(r for r in rec.ranking if r.approach == rec.recommendation)
+    work = workload(answers, rec.profile.data, rec.profile.corpus)
+    base = plan_path.resolve().parent
+    relative = lambda p: Path(os.path.relpath(Path(p).resolve(), base)) if p else None  # noqa: E731
+    return Plan(
+        task=PLAN_TASK[answers.task], train=relative(request.data), eval=relative(request.eval),
+        corpus=relative(request.corpus), model=request.model, approaches=approaches,
+        tuning={"max_seq_len": work.seq_len}, recommendation=rec.recommendation,
+        reasons=top.reasons + notes,
+        prices=Prices(gpu_hour_usd=answers.gpu_hour_usd, input_token_usd_per_1m=answers.token_usd_per_1m),
+    )
+
+
+def write_plan(plan: Plan, path: Path, force: bool = False) -> Path:
+    """Write the plan as YAML, refusing to overwrite without `force`."""
+    claim_output(path, force)
+    data = plan.model_dump(mode="json", exclude_none=True)
+    header = ("# Written by `tunewise advise`; `tunewise compare` runs it as is.\n"
+              "# Paths are relative to this file's folder. Edit `approaches` to compare fewer or more.\n")
+    return atomic_write_text(path, header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
