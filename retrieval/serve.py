@@ -104,8 +104,9 @@ def _parse_request(body: bytes) -> tuple[list[dict[str, str]], int]:
         if not isinstance(message, dict) or not isinstance(message.get("content"), str) \
                 or message.get("role") not in ("system", "user", "assistant"):
             raise ValueError(f"messages[{i}] needs a role (system, user or assistant) and text content")
-    limit = request.get("max_completion_tokens") or request.get("max_tokens") or DEFAULT_MAX_TOKENS
-    if not isinstance(limit, int) or not 0 < limit <= MAX_TOKENS_CAP:
+    limit = next((request[key] for key in ("max_completion_tokens", "max_tokens") if request.get(key) is not None),
+                 DEFAULT_MAX_TOKENS)
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 0 < limit <= MAX_TOKENS_CAP:
         raise ValueError(f"max_tokens must be an integer from 1 to {MAX_TOKENS_CAP}")
     return [{"role": m["role"], "content": m["content"]} for m in messages], limit
 
