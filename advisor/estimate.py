@@ -71,8 +71,11 @@ KNOWN_SHAPES = {"smollm2-135m-instruct": ModelShape(0.135, 576, 30, 49152, 9)}
 
 
 def shape_for(params_b: float, model: str | None = None) -> ModelShape:
+    """The known shape of `model` when the stated size is that model's, else the rule of thumb."""
     known = KNOWN_SHAPES.get(model or "")
-    return replace(known, params_b=params_b) if known else ModelShape.from_params(params_b)
+    if known and abs(params_b - known.params_b) <= 0.2 * known.params_b:
+        return replace(known, params_b=params_b)
+    return ModelShape.from_params(params_b)
 
 
 @dataclass(frozen=True)

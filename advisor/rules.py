@@ -30,6 +30,8 @@ PRIOR = {"zero-shot": 1.0, "few-shot": 2.0, "rag": 1.0, "lora": 1.5, "qlora": 1.
          "prompt-tuning": 0.5, "head": 0.0, "rag+lora": 0.0}
 BASICS = {
     "zero-shot": "zero-shot is the baseline every other approach must beat.",
+    "few-shot": "few-shot shows a few labelled examples in every prompt.",
+    "rag": "rag puts passages retrieved from the corpus into every prompt.",
     "prompt-tuning": "prompt tuning trains only a few virtual tokens: cheap, but usually below LoRA.",
 }
 
@@ -86,7 +88,7 @@ def labelled_data(s: Situation) -> list[Effect]:
     if n < TUNE_MIN:
         return [Effect(TUNED, f"only {n} labelled examples (under {TUNE_MIN}): too few to fine-tune reliably; "
                               "show them in the prompt instead.", -3),
-                Effect(("few-shot",), f"{n} labelled examples are enough to pick good demonstrations.", 2)]
+                Effect(("few-shot",), f"{n} labelled examples are enough to pick good demonstrations.", 1.5)]
     out = [Effect(("lora", "qlora", "prompt-tuning", "rag+lora"),
                   f"{n} labelled examples are enough to fine-tune ({TUNE_MIN} or more).", 1)]
     if n >= TUNE_GOOD:
@@ -114,7 +116,7 @@ def knowledge(s: Situation) -> list[Effect]:
     elif a.knowledge_changes == "yearly":
         out.append(Effect(RETRIEVAL, "knowledge changes yearly: a re-index is cheaper than a retrain.", 1))
     if a.long_tail:
-        out.append(Effect(RETRIEVAL, "long_tail is yes: models do not remember rare facts, so retrieve them.", 2))
+        out.append(Effect(RETRIEVAL, "long_tail is yes: models do not remember rare facts, so retrieve them.", 3))
     if a.task == "qa":
         out.append(Effect(RETRIEVAL, f"task is qa over {a.corpus_documents} documents: answers should come "
                                      "from the documents.", 2))

@@ -1,0 +1,193 @@
+"""`tunewise advise` (questionnaire or answers -> recommendation -> plan) and `tunewise assess` (data profile)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from advisor.questions import BY_KEY, QUESTIONS, Question, answers_path, read_answers_file, save_answers, saved_answers
+from cli.options import force_option, json_option, model_options, model_ref
+from cli.render import console, err_console, print_json, progress, table
+from core.errors import TunewiseError
+from core.files import claim_output
+
+ESTIMATE_COLUMNS = (("memory_gb", "memory GB"), ("train_hours", "train h"), ("train_cost_usd", "train $"),
+                    ("latency_ms_per_query", "ms/query"), ("prompt_tokens_per_query", "prompt tok"))
+
+
+def _parse_flag(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    if value is None:
+        return None
+    try:
+        return BY_KEY[param.name].parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def answer_flags(func):
+    """One `--key VALUE` option per question, parsed and validated exactly like the questionnaire."""
+    for question in reversed(QUESTIONS):
+        hint = "|".join(question.choices) if question.choices else ("yes|no" if question.kind == "bool" else "")
+        func = click.option(question.flag, question.key, default=None, callback=_parse_flag,
+                            metavar=hint.upper() if hint else question.kind.upper(),
+                            help=question.text)(func)
+    return func
+
+
+@click.command()
+@click.option("--answers", "answers_file", type=click.Path(path_type=Path),
+              help="Answers YAML (same keys as the flags); no questions are asked.")
+@answer_flags
+@click.option("--data", type=click.Path(path_type=Path), help="Training data: counts examples, checks quality.")
+@click.option("--eval", "eval_path", type=click.Path(path_type=Path), help="Evaluation data (checks leakage).")
+@click.option("--corpus", type=click.Path(path_type=Path), help="Corpus folder: counts documents and chunks.")
+@model_options()
+@click.option("--calibrate", multiple=True, type=click.Path(path_type=Path),
+              help="A tuning run.json whose measured peak memory and speed correct the estimates (repeatable).")
+@click.option("--exact-tokens", is_flag=True, help="Count tokens with the model's tokenizer, not chars/4.")
+@click.option("-i", "--interactive", is_flag=True, help="Ask the questions even when answers are given.")
+@click.option("--plan-out", type=click.Path(path_type=Path), help="Write a plan YAML that `compare` runs.")
+@force_option
+@json_option
+def advise(answers_file, data, eval_path, corpus, model, api_base, api_key_env, calibrate, exact_tokens,
+           interactive, plan_out, force, as_json, **flags) -> None:
+    """Recommend zero/few-shot, RAG or fine-tuning, with reasons and estimates.
+
+    With no --answers and no answer flags, a questionnaire asks the questions (answers are saved and
+    offered as defaults next time); otherwise the answers come from the file and flags (flags win).
+    """
+    from advisor.plan import AdviceRequest, advise as run_advice, build_plan, write_plan
+    from advisor.records import Answers
+
+    given = {**(read_answers_file(answers_file) if answers_file else {}),
+             **{k: v for k, v in flags.items() if v is not None}}
+    ref = model_ref(model, api_base, api_key_env)
+    if interactive or (answers_file is None and not given):
+        given = questionnaire(given, api_base is not None)
+    request = AdviceRequest(Answers(**given), data, eval_path, corpus, ref, tuple(calibrate), exact_tokens)
+    if plan_out is not None and not force:
+        claim_output(plan_out, force=False)  # refuse before any work is done
+    rec = run_advice(request)
+    if plan_out is not None:
+        write_plan(build_plan(rec, request, plan_out), plan_out, force)
+    if as_json:
+        print_json(rec.model_dump(mode="json"))
+        return
+    render_recommendation(rec)
+    if plan_out is not None:
+        console.print(f"Plan written to {plan_out}")
+
+
+def hardware_defaults() -> dict[str, Any]:
+    """Detected GPU memory and RAM, offered as the defaults of the hardware questions."""
+    from core.device import gpu_inventory, system_memory_gb
+
+    gpus = gpu_inventory()
+    ram = system_memory_gb()
+    out: dict[str, Any] = {"gpu_memory_gb": round(sum(g.memory_gb for g in gpus[:1]), 1)}
+    if ram:
+        out["ram_gb"] = round(ram, 1)
+    names = ", ".join(f"{g.name} ({g.memory_gb:.0f} GB)" for g in gpus) or "no GPU"
+    err_console.print(f"Detected: {names}; {out.get('ram_gb', '?')} GB RAM.", highlight=False)
+    return out
+
+
+def questionnaire(given: dict[str, Any], is_api: bool) -> dict[str, Any]:
+    """Ask every question (defaults: given > saved > detected > built-in), saving after each answer."""
+    from advisor.records import Answers
+
+    defaults = {**Answers().model_dump(), **hardware_defaults(), **saved_answers(), **given}
+    if is_api and "model_access" not in given:
+        defaults["model_access"] = "api-only"
+    answers: dict[str, Any] = {}
+    err_console.print(f"[bold]Tunewise advisor[/bold]: {len(QUESTIONS)} questions; Enter keeps the default. "
+                      f"Answers are saved in {answers_path()}.", highlight=False)
+    for question in QUESTIONS:
+        if question.ask_if is not None and not question.ask_if({**defaults, **answers}):
+            continue
+        answers[question.key] = ask(question, defaults.get(question.key))
+        save_answers({**saved_answers(), **answers})
+    return answers
+
+
+def ask(question: Question, default: Any) -> Any:
+    """Ask until the answer parses; EOF means the answers so far are kept for next time."""
+    from rich.prompt import Prompt
+
+    err_console.print(f"\n[bold]{question.text}[/bold]\n[dim]{question.why}[/dim]", highlight=False)
+    choices = list(question.choices) or (["yes", "no"] if question.kind == "bool" else None)
+    while True:
+        try:
+            raw = Prompt.ask(f"  {question.key}", console=err_console, default=question.show(default),
+                             choices=choices, show_choices=choices is not None)
+        except EOFError:
+            raise TunewiseError(f"input ended before the questionnaire was finished; the answers so far are "
+                                f"saved in {answers_path()}, so run `tunewise advise` again to resume") from None
+        try:
+            return question.parse(raw)
+        except ValueError as exc:
+            err_console.print(f"  [red]{exc}[/red]", highlight=False)
+
+
+def render_recommendation(rec) -> None:
+    """A table of the ranking, then every reason for the recommendation and one line for the others."""
+    rows = [[r.approach, r.feasible, r.score, *(r.estimates.get(key) for key, _ in ESTIMATE_COLUMNS)]
+            for r in rec.ranking]
+    columns = ["approach", "feasible", "score", *(label for _, label in ESTIMATE_COLUMNS)]
+    console.print(table("Approaches, best first", columns, rows))
+    top = next(r for r in rec.ranking if r.approach == rec.recommendation)
+    console.print(f"\n[bold]Recommendation: {rec.recommendation}[/bold]", highlight=False)
+    for reason in top.reasons:
+        console.print(f"  - {reason}", highlight=False)
+    for r in rec.ranking:
+        if r is not top and r.reasons:
+            console.print(f"[dim]{r.approach}: {r.reasons[-1] if not r.feasible else r.reasons[0]}[/dim]",
+                          highlight=False)
+    for note in rec.profile.notes:
+        console.print(f"[dim]note: {note}[/dim]", highlight=False)
+    for profile in (rec.profile.data, rec.profile.corpus):
+        for warning in profile.warnings if profile else ():
+            console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+
+
+@click.command()
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option("--eval", "eval_path", type=click.Path(path_type=Path), help="Evaluation set: checks leakage.")
+@click.option("--corpus", type=click.Path(path_type=Path), help="Corpus folder to profile too.")
+@click.option("--previous", type=click.Path(path_type=Path), help="An older corpus snapshot: share changed.")
+@click.option("--model", default="smollm2-135m-instruct", show_default=True, help="Whose tokenizer counts tokens.")
+@click.option("--fast", is_flag=True, help="Estimate tokens as chars/4 instead of loading a tokenizer.")
+@click.option("--max-seq-len", default=512, show_default=True, type=click.IntRange(min=1),
+              help="Records longer than this many tokens are reported as too long.")
+@json_option
+def assess(data, eval_path, corpus, previous, model, fast, max_seq_len, as_json) -> None:
+    """Profile a dataset: size, tokens, labels, duplicates, leakage and volatility."""
+    from advisor.assess import profile_corpus, profile_dataset
+
+    if previous is not None and corpus is None:
+        raise click.BadParameter("--previous needs --corpus (the current snapshot)", param_hint="--previous")
+    with progress(transient=True) as bar:
+        bar.add_task("Assessing", total=None, info=str(data))
+        profile = profile_dataset(data, eval_path, model, fast, max_seq_len)
+        corpus_profile = profile_corpus(corpus, previous, fast=fast) if corpus else None
+    if as_json:
+        print_json({"data": profile.model_dump(mode="json"),
+                    "corpus": corpus_profile.model_dump(mode="json") if corpus_profile else None})
+        return
+    render_profile(profile.model_dump(), f"Data profile: {data}")
+    if corpus_profile is not None:
+        render_profile(corpus_profile.model_dump(), f"Corpus profile: {corpus}")
+
+
+def render_profile(values: dict[str, Any], title: str) -> None:
+    warnings = values.pop("warnings")
+    tokens = values.pop("tokens")
+    rows = [[key, value] for key, value in values.items() if value is not None]
+    rows.append(["tokens", f"total {tokens['total']}, mean {tokens['mean']}, p50 {tokens['p50']}, "
+                           f"p95 {tokens['p95']}, max {tokens['max']} ({tokens['method']})"])
+    console.print(table(title, ["measure", "value"], rows))
+    for warning in warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+    if not warnings:
+        console.print("[green]No problems found.[/green]")
