@@ -15,4 +15,17 @@ def run_tuning(config: "TuneConfig", progress: Callable | None = None) -> "Train
     return run(config, progress)
 
 
-__all__ = ["run_tuning"]
+def tune(config: "TuneConfig", progress: Callable | None = None) -> "TrainingRun":
+    """What `tunewise tune` does: launch `nproc` processes, or search first (`auto`), or train."""
+    if config.nproc > 1:
+        from tuning.launch import launch
+
+        return launch(config)
+    if config.auto:
+        from tuning.search import search_and_train
+
+        return search_and_train(config, progress)
+    return run_tuning(config, progress)
+
+
+__all__ = ["run_tuning", "tune"]

@@ -23,7 +23,7 @@ from core.files import claim_output
 from core.models import resolve_model
 from core.schema import LossPoint, TrainingRun
 from tuning.config import TuneConfig
-from tuning.examples import PadCollator, encode_classification, encode_sft
+from tuning.examples import EpochLengthSampler, PadCollator, encode_classification, encode_sft
 
 # method name -> module with `run(config, progress) -> TrainingRun`; explicit, never discovered.
 METHOD_MODULES: dict[str, str] = {}
@@ -93,8 +93,11 @@ class Context:
 
 def start(config: TuneConfig, preflight: Callable[[TuneConfig, Any], None] | None = None) -> Context:
     """Validate data, device and output before anything is written, then claim the output folder."""
+    from transformers.utils import logging as hf_logging
+
     from core.device import choose_device
 
+    hf_logging.disable_progress_bar()  # the CLI shows its own progress on stderr
     if config.train is None or config.out is None:
         raise ConfigError("a tuning run needs 'train' (a data file) and 'out' (an output folder)")
     params_b = _params_b(config.model)
@@ -173,7 +176,7 @@ def training_arguments(ctx: Context, **extra):
         weight_decay=cfg.weight_decay, lr_scheduler_type="linear",
         logging_steps=cfg.logging_steps, logging_first_step=True, save_strategy="steps",
         save_steps=cfg.save_steps, save_total_limit=2, seed=cfg.seed, data_seed=cfg.seed,
-        train_sampling_strategy="group_by_length", report_to=cfg.report_to, disable_tqdm=True,
+        report_to=cfg.report_to, disable_tqdm=True,
         remove_unused_columns=False, label_names=["labels"], use_cpu=not cuda,
         bf16=cuda and ctx.device.precision == "bf16", fp16=cuda and ctx.device.precision == "fp16",
         ddp_backend="gloo" if not cuda and ctx.world_size > 1 else None, dataloader_num_workers=0,
@@ -184,14 +187,12 @@ def training_arguments(ctx: Context, **extra):
 
 def train(ctx: Context, model, tokenizer, progress: Callable | None = None, args=None):
     """Run the Trainer (resuming from the last checkpoint when asked); returns (trainer, collator)."""
-    from transformers import PrinterCallback, Trainer, set_seed
-    from transformers.utils import logging as hf_logging
+    from transformers import PrinterCallback, set_seed
 
-    hf_logging.disable_progress_bar()
     set_seed(ctx.config.seed)
     train_set, eval_set = encode(ctx, tokenizer)
     collator = PadCollator(tokenizer.pad_token_id)
-    trainer = Trainer(
+    trainer = _trainer_class()(
         model=model, args=args or training_arguments(ctx), train_dataset=train_set, eval_dataset=eval_set,
         data_collator=collator, processing_class=tokenizer,
         callbacks=[ProgressReporter(collator, progress)] if progress else None,
@@ -206,6 +207,19 @@ def train(ctx: Context, model, tokenizer, progress: Callable | None = None, args
     ctx.train_tokens, ctx.padding_fraction = collator.real_tokens, collator.padding_fraction
     ctx.eval_loss_after = _evaluate(trainer, eval_set)
     return trainer, collator
+
+
+def _trainer_class():
+    """The Trainer with a resume-safe, length-grouped training order."""
+    from transformers import Trainer
+
+    class TuneTrainer(Trainer):
+        def _get_train_sampler(self, train_dataset=None):
+            data = train_dataset if train_dataset is not None else self.train_dataset
+            group = self.args.train_batch_size * self.args.gradient_accumulation_steps * self.args.world_size
+            return EpochLengthSampler([len(f["input_ids"]) for f in data], group, self.args.seed)
+
+    return TuneTrainer
 
 
 def _evaluate(trainer, eval_set) -> float | None:

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Iterable, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from core.config import read_yaml
+from core.config import merge, parse_overrides, read_yaml
 from core.errors import ConfigError
 from core.schema import Record, describe_validation_error
 
@@ -62,6 +62,11 @@ class TuneConfig(Record):
     precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
     nproc: int = Field(default=1, gt=0)
     launcher: Literal["torchrun", "accelerate"] = "torchrun"
+    launch_config: Path | None = None
+    nnodes: int = Field(default=1, gt=0)
+    node_rank: int = Field(default=0, ge=0)
+    master_addr: str = "127.0.0.1"
+    master_port: int | None = Field(default=None, gt=0, lt=65536)
     auto: bool = False
     auto_trials: int = Field(default=4, gt=0)
     auto_steps: int = Field(default=20, gt=0)
@@ -88,9 +93,12 @@ class TuneConfig(Record):
         return "classification" if self.method == "head" else "sft"
 
 
-def build_config(path: str | Path | None = None, flags: dict[str, Any] | None = None) -> TuneConfig:
-    """Defaults <- YAML file <- command-line flags (those the user gave, i.e. not None)."""
+def build_config(
+    path: str | Path | None = None, flags: dict[str, Any] | None = None, overrides: Iterable[str] = ()
+) -> TuneConfig:
+    """Defaults <- YAML file <- `key=value` overrides <- flags the user gave (those not None)."""
     data = read_yaml(path) if path is not None else {}
+    data = merge(data, parse_overrides(overrides))
     data.update({k: v for k, v in (flags or {}).items() if v is not None})
     try:
         return TuneConfig.model_validate(data)

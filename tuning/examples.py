@@ -90,3 +90,30 @@ class PadCollator:
     def padding_fraction(self) -> float:
         total = self.real_tokens + self.pad_tokens
         return self.pad_tokens / total if total else 0.0
+
+
+class EpochLengthSampler:
+    """Length-grouped order (batches of similar length, little padding) drawn from (seed, epoch) alone.
+
+    The Trainer's own length-grouped sampler draws from the global RNG, whose state at an epoch's start
+    differs after a resume; seeding by epoch makes a resumed run see exactly the same batches.
+    """
+
+    def __init__(self, lengths: list[int], group_size: int, seed: int):
+        self.lengths = lengths
+        self.group_size = group_size
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __iter__(self):
+        import torch
+        from transformers.trainer_pt_utils import get_length_grouped_indices
+
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return iter(get_length_grouped_indices(self.lengths, self.group_size, generator=generator))

@@ -1,0 +1,60 @@
+"""`tunewise export --merge`: fold a LoRA adapter into its base and write one plain safetensors model."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.errors import ConfigError, ModelError
+from core.files import claim_output, read_json, staged_dir
+from core.models import check_safetensors, load_causal_lm, model_dir
+from tuning.head import CLASSIFIER_FILE, load_sequence_classifier, write_classifier_info
+
+
+def merge_adapter(source: str | Path, out: str | Path, force: bool = False) -> Path:
+    """Merge the LoRA adapter at `source` into its base model and save it (with tokenizer) at `out`."""
+    source, out = Path(source), Path(out)
+    adapter = _adapter_config(source)
+    if adapter.get("peft_type") != "LORA":
+        raise ConfigError(f"{source}: a {adapter.get('peft_type', 'unknown').lower()} adapter cannot be merged "
+                          "into the weights; only LoRA adapters can")
+    if source.resolve() == out.resolve():
+        raise ConfigError(f"{out}: write the merged model to a new folder, not over its adapter")
+    check_safetensors(source)
+    claim_output(out, force)
+    base = _base_model(source, adapter)
+    from peft import PeftModel
+
+    classifier = read_json(source / CLASSIFIER_FILE) if (source / CLASSIFIER_FILE).exists() else None
+    if classifier:
+        model, tokenizer = load_sequence_classifier(base, classifier["labels"])
+    else:
+        model, tokenizer = load_causal_lm(base)
+    merged = PeftModel.from_pretrained(model, str(source)).merge_and_unload()
+    with staged_dir(out) as stage:
+        merged.save_pretrained(stage, safe_serialization=True)
+        tokenizer.save_pretrained(stage)
+        if classifier:
+            write_classifier_info(stage, "full", classifier["labels"], classifier["max_seq_len"])
+    return out
+
+
+def _adapter_config(source: Path) -> dict:
+    path = source / "adapter_config.json"
+    if not source.is_dir():
+        raise ModelError(f"{source}: adapter folder not found")
+    if not path.is_file():
+        raise ModelError(f"{source}: not a peft adapter folder (no adapter_config.json)")
+    try:
+        return read_json(path)
+    except ValueError:
+        raise ModelError(f"{path}: invalid JSON") from None
+
+
+def _base_model(source: Path, adapter: dict) -> str:
+    """The base the adapter was trained on: the tunewise model name in run.json, else peft's record."""
+    run = source / "run.json"
+    if run.is_file():
+        return model_dir(read_json(run)["model"])
+    base = adapter.get("base_model_name_or_path")
+    if not base:
+        raise ModelError(f"{source}: adapter_config.json does not name its base model")
+    return model_dir(base)
