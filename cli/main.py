@@ -12,10 +12,14 @@ from core.errors import TunewiseError
 # name -> "module:attribute"; a command's module is imported only when that command runs or is listed.
 COMMANDS: dict[str, str] = {
     "doctor": "cli.doctor:doctor",
+    "advise": "cli.advise:advise",
+    "assess": "cli.advise:assess",
     "compare": "cli.compare:compare",
     "index": "cli.index:index",
     "ask": "cli.ask:ask",
     "serve": "cli.serve:serve",
+    "tune": "cli.tune:tune",
+    "export": "cli.tune:export",
 }
 
 
