@@ -34,9 +34,11 @@ def index() -> None:
 @index.command("build")
 @click.argument("corpus", type=click.Path(path_type=Path))
 @location_options
-@click.option("--chunk-tokens", default=200, show_default=True, type=int,
-              help="Chunk size in the embedder's tokens (MiniLM reads 254 plus 2 special tokens).")
-@click.option("--chunk-overlap", default=32, show_default=True, type=int, help="Tokens shared by neighbouring chunks.")
+@click.option("--chunk-tokens", default=None, type=int,
+              help="Chunk size in the embedder's tokens [default: 200, or less if the embedder reads less; "
+                   "MiniLM reads 254 plus 2 special tokens].")
+@click.option("--chunk-overlap", default=None, type=int,
+              help="Tokens shared by neighbouring chunks [default: 32, at most a quarter of a chunk].")
 @force_option
 @json_option
 def build(corpus, index_dir, chroma_url, collection, embedder, chunk_tokens, chunk_overlap, force, as_json):

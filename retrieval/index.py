@@ -18,7 +18,7 @@ from core.data import Document
 from core.errors import DataError, TunewiseError
 from retrieval.embeddings import Embedder
 from retrieval.ingest import (
-    DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, Chunk, Splitter, document_hash, load_documents,
+    DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, SPECIAL_TOKENS, Chunk, Splitter, document_hash, load_documents,
 )
 
 DEFAULT_COLLECTION = "tunewise"
@@ -86,13 +86,15 @@ class ChromaIndex:
     """One Chroma collection; the embedder, client and splitter settings are passed in."""
 
     def __init__(self, embedder: Embedder, client, collection: str = DEFAULT_COLLECTION,
-                 chunk_tokens: int = DEFAULT_CHUNK_TOKENS, chunk_overlap: int = DEFAULT_CHUNK_OVERLAP,
+                 chunk_tokens: int | None = None, chunk_overlap: int | None = None,
                  on_progress: Progress | None = None, where: str | None = None):
         self.embedder = embedder
         self.client = client
         self.name = collection
-        self.chunk_tokens = chunk_tokens
-        self.chunk_overlap = chunk_overlap
+        # Defaults fit the embedder: MiniLM gets 200/32, a model reading fewer tokens gets less.
+        self.chunk_tokens = chunk_tokens or min(DEFAULT_CHUNK_TOKENS, embedder.max_tokens - SPECIAL_TOKENS)
+        self.chunk_overlap = chunk_overlap if chunk_overlap is not None else min(DEFAULT_CHUNK_OVERLAP,
+                                                                                 self.chunk_tokens // 4)
         self.on_progress = on_progress
         self.where = where or f"collection '{collection}'"
 
