@@ -1,0 +1,86 @@
+"""TuneConfig: defaults per method, layering, validation and the shipped configs."""
+from pathlib import Path
+
+import pytest
+import yaml
+
+from core.errors import ConfigError
+from tuning.config import METHOD_DEFAULTS, METHODS, TuneConfig, build_config
+
+CONFIGS = sorted((Path(__file__).parents[2] / "tuning" / "configs").glob("*.yaml"))
+ACCELERATE = sorted((Path(__file__).parents[2] / "tuning" / "configs" / "accelerate").glob("*.yaml"))
+
+
+def test_round_trip():
+    config = TuneConfig(method="full", train="a.jsonl", out="o", train_top_layers=2, target_modules=["q_proj"])
+    assert TuneConfig.from_json(config.to_json()) == config
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_defaults_fill_only_unset_fields(method):
+    resolved = TuneConfig(method=method).resolved()
+    for key, value in METHOD_DEFAULTS[method].items():
+        assert getattr(resolved, key) == value
+    assert TuneConfig(method=method, lr=0.123).resolved().lr == 0.123
+
+
+def test_large_models_get_small_batches_and_accumulation():
+    resolved = TuneConfig(method="lora").resolved(model_params_b=7.0)
+    assert (resolved.batch_size, resolved.grad_accum) == (1, 8)
+    assert TuneConfig(method="lora").resolved(model_params_b=0.135).batch_size == 4
+
+
+def test_plan_tuning_block_keys_are_config_keys():
+    assert TuneConfig.model_validate({"max_steps": 60, "lr": 2.0e-4, "batch_size": 8}).max_steps == 60
+
+
+def test_flags_beat_overrides_beat_yaml(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("method: full\nlr: 0.1\nmax_steps: 3\nseed: 5\n")
+    config = build_config(path, {"lr": 0.2, "seed": None}, ["max_steps=7"])
+    assert (config.method, config.lr, config.max_steps, config.seed) == ("full", 0.2, 7, 5)
+
+
+def test_unknown_key_is_named(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("method: lora\nlearning_rate: 0.1\n")
+    with pytest.raises(ConfigError, match="unknown key 'learning_rate'"):
+        build_config(path)
+
+
+@pytest.mark.parametrize("bad", [{"method": "head", "task": "sft"}, {"method": "prompt-tuning", "task": "classification"}])
+def test_inconsistent_method_and_task(bad):
+    with pytest.raises(ConfigError, match="method"):
+        build_config(None, bad)
+
+
+def test_task_auto():
+    assert TuneConfig(method="head").task_for("classification") == "classification"
+    assert TuneConfig(method="lora").task_for("classification") == "sft"
+    assert TuneConfig(method="lora", task="classification").task_for("classification") == "classification"
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_shipped_config_is_valid_and_documented(path):
+    config = build_config(path)
+    assert config.method in path.stem.replace("prompt-tuning", "prompt-tuning")
+    _assert_documented(path)
+    for data in (config.train, config.eval):
+        assert (Path(__file__).parents[2] / data).is_file(), data
+
+
+@pytest.mark.parametrize("path", ACCELERATE, ids=lambda p: p.name)
+def test_shipped_accelerate_config_loads(path):
+    from accelerate.commands.config.config_args import ClusterConfig
+
+    assert ClusterConfig.from_yaml_file(str(path)).num_processes >= 2
+    _assert_documented(path)
+
+
+def _assert_documented(path: Path) -> None:
+    lines = path.read_text().splitlines()
+    assert lines[0].startswith("#") and any("tunewise tune" in line for line in lines[:4])
+    for line in lines:
+        if line and not line.startswith("#") and ":" in line and not line.rstrip().endswith(":"):
+            assert "#" in line, f"{path.name}: key without a comment: {line}"
+    assert yaml.safe_load(path.read_text())
