@@ -2,7 +2,8 @@
 
 Tokens are counted with the model's own `tokenizer.json` through the `tokenizers` library (no torch),
 falling back to transformers' tokenizer, and to a chars/4 estimate (labelled as such) with `fast` or
-when no tokenizer is available. Near duplicates are character-trigram TF-IDF vectors with cosine >= 0.9.
+when no tokenizer is available. Near duplicates: character-trigram count vectors with cosine >= 0.9
+(no IDF: a rare extra word must not make a copy look new).
 """
 from __future__ import annotations
 
@@ -85,7 +86,7 @@ def near_pairs(texts: list[str], others: list[str] | None = None) -> set[tuple[i
     texts = texts[:NEAR_MAX_RECORDS]
     others = others[:NEAR_MAX_RECORDS] if others is not None else None
     try:
-        vectors = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 3)).fit(texts + (others or []))
+        vectors = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 3), use_idf=False).fit(texts + (others or []))
     except ValueError:  # nothing but empty or one-letter texts: no trigrams to compare
         return set()
     left = vectors.transform(texts)
