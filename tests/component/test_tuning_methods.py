@@ -1,0 +1,135 @@
+"""Every method, end to end on the tiny model: loss falls, artefacts load with plain transformers/peft."""
+import json
+
+import pytest
+
+from tests.fakes import write_jsonl
+from tuning import run_tuning
+from tuning.config import TuneConfig
+
+SFT = [{"prompt": f"What is the capital of France? {i}", "completion": "Paris is the capital of France."}
+       for i in range(12)]
+CLS = [{"text": f"Refunds are processed {i}", "label": "billing"} for i in range(6)] + \
+      [{"text": f"the payment system is down {i}", "label": "technical"} for i in range(6)]
+
+
+@pytest.fixture
+def sft_data(tmp_path):
+    return write_jsonl(tmp_path / "sft.jsonl", SFT)
+
+
+@pytest.fixture
+def cls_data(tmp_path):
+    return write_jsonl(tmp_path / "cls.jsonl", CLS)
+
+
+def _config(tiny_model, data, out, **kw):
+    base = dict(model=str(tiny_model), train=data, eval=data, out=out, max_steps=12, batch_size=4, lr=1e-2,
+                save_steps=6, device="cpu")
+    return TuneConfig(**{**base, **kw})
+
+
+def _logits(model, tokenizer, text="What is the capital of France?"):
+    import torch
+
+    with torch.no_grad():
+        return model(**tokenizer(text, return_tensors="pt")).logits
+
+
+def test_lora_adapter_loads_with_plain_peft(tiny_model, sft_data, tmp_path):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    out = tmp_path / "lora"
+    run = run_tuning(_config(tiny_model, sft_data, out, method="lora"))
+    assert run.completed and run.steps == 12 and run.eval_loss_after < run.eval_loss_before
+    assert 0 < run.trainable_params < run.total_params and run.peak_memory_mb is not None
+    assert run.versions["peft"] and len(run.data_hash) == 64 and run.losses[0].step == 1
+    assert not (out / "checkpoints").exists() and (out / "tune.yaml").is_file()
+    saved = json.loads((out / "run.json").read_text())
+    assert saved["config"]["lr"] == 1e-2 and saved["config"]["lora_r"] == 16  # resolved default recorded
+    base = AutoModelForCausalLM.from_pretrained(tiny_model)
+    tuned = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model), str(out))
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    assert not _logits(base, tokenizer).allclose(_logits(tuned, tokenizer))
+
+
+def test_full_with_top_layers_trains_only_those(tiny_model, sft_data, tmp_path):
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    out = tmp_path / "full"
+    run = run_tuning(_config(tiny_model, sft_data, out, method="full", train_top_layers=1, lr=5e-3))
+    assert run.eval_loss_after < run.eval_loss_before
+    before, after = load_file(str(tiny_model / "model.safetensors")), load_file(str(out / "model.safetensors"))
+    assert before["model.layers.0.self_attn.q_proj.weight"].equal(after["model.layers.0.self_attn.q_proj.weight"])
+    assert before["model.embed_tokens.weight"].equal(after["model.embed_tokens.weight"])
+    assert not before["model.layers.1.self_attn.q_proj.weight"].equal(after["model.layers.1.self_attn.q_proj.weight"])
+    assert AutoModelForCausalLM.from_pretrained(out).config.num_hidden_layers == 2
+
+
+def test_prompt_tuning_adapter_loads_with_plain_peft(tiny_model, sft_data, tmp_path):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    out = tmp_path / "pt"
+    run = run_tuning(_config(tiny_model, sft_data, out, method="prompt-tuning", lr=0.1, num_virtual_tokens=4))
+    assert run.eval_loss_after < run.eval_loss_before and run.trainable_params == 4 * 64
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model), str(out))
+    assert model.peft_config["default"].num_virtual_tokens == 4
+
+
+@pytest.mark.parametrize("method", ["head", "lora", "full"])
+def test_classifiers_predict_labels(tiny_model, cls_data, tmp_path, method):
+    from tuning.head import load_classifier
+
+    out = tmp_path / method
+    run = run_tuning(_config(tiny_model, cls_data, out, method=method, task="classification", max_steps=15))
+    assert run.labels == ["billing", "technical"] and run.eval_loss_after < run.eval_loss_before
+    classifier = load_classifier(out)
+    assert classifier.labels == ["billing", "technical"]
+    assert classifier.predict(["Refunds are processed 99", "the payment system is down 99"]) == ["billing", "technical"]
+
+
+def test_head_leaves_the_base_untouched(tiny_model, cls_data, tmp_path):
+    from safetensors.torch import load_file
+
+    out = tmp_path / "head"
+    run = run_tuning(_config(tiny_model, cls_data, out, method="head", max_steps=3))
+    assert run.trainable_params == 64 * 2  # one score row per label, no bias
+    assert set(load_file(str(out / "head.safetensors"))) == {"score.weight"}
+
+
+def test_export_merge_matches_the_adapter(tiny_model, sft_data, tmp_path):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tuning.export import merge_adapter
+
+    adapter = tmp_path / "lora"
+    run_tuning(_config(tiny_model, sft_data, adapter, method="lora", max_steps=4))
+    merged_dir = merge_adapter(adapter, tmp_path / "merged")
+    merged = AutoModelForCausalLM.from_pretrained(merged_dir)
+    tuned = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model), str(adapter))
+    tokenizer = AutoTokenizer.from_pretrained(merged_dir)
+    assert _logits(merged, tokenizer).allclose(_logits(tuned, tokenizer), atol=1e-5)
+    assert not any(p.name.startswith("adapter") for p in merged_dir.iterdir())
+
+
+def test_tensorboard_logs(tiny_model, sft_data, tmp_path):
+    out = tmp_path / "tb"
+    run_tuning(_config(tiny_model, sft_data, out, method="lora", max_steps=2, report_to="tensorboard"))
+    assert list((out / "logs").rglob("events.out.tfevents.*"))
+
+
+def test_auto_search_reports_trials_and_trains_with_the_best(tiny_model, sft_data, tmp_path):
+    from tuning import tune
+    from tuning.search import load_trials
+
+    out = tmp_path / "auto"
+    run = tune(_config(tiny_model, sft_data, out, method="lora", auto=True, auto_trials=2, auto_steps=3, max_steps=3))
+    trials = load_trials(out)
+    assert len(trials) == 2 and all(t["eval_loss"] > 0 for t in trials)
+    best = min(trials, key=lambda t: t["eval_loss"])
+    assert run.config["lr"] == best["lr"] and run.config["lora_r"] == best["lora_r"]
+    assert not [p for p in tmp_path.iterdir() if "search" in p.name]
