@@ -122,6 +122,7 @@ def ask(question: Question, default: Any) -> Any:
             raw = Prompt.ask(f"  {question.key}", console=err_console, default=question.show(default),
                              choices=choices, show_choices=choices is not None)
         except EOFError:
+            err_console.print()  # the prompt left the cursor mid-line; the error gets its own line
             raise TunewiseError(f"input ended before the questionnaire was finished; the answers so far are "
                                 f"saved in {answers_path()}, so run `tunewise advise` again to resume") from None
         try:
