@@ -76,7 +76,9 @@ def build_plan(rec: Recommendation, request: AdviceRequest, plan_path: Path) -> 
     relative = lambda p: Path(os.path.relpath(Path(p).resolve(), base)) if p else None  # noqa: E731
     return Plan(
         task=PLAN_TASK[answers.task], train=relative(request.data), eval=relative(request.eval),
-        corpus=relative(request.corpus), model=request.model, approaches=approaches,
+        corpus=relative(request.corpus), approaches=approaches,
+        # compare runs an API model's in-context approaches beside the local model's, as `api:<name>`.
+        **({"api_model": request.model} if is_api else {"model": request.model}),
         tuning={"max_seq_len": work.seq_len}, recommendation=rec.recommendation,
         reasons=top.reasons + notes,
         prices=Prices(gpu_hour_usd=answers.gpu_hour_usd, input_token_usd_per_1m=answers.token_usd_per_1m),
@@ -87,6 +89,6 @@ def write_plan(plan: Plan, path: Path, force: bool = False) -> Path:
     """Write the plan as YAML, refusing to overwrite without `force`."""
     claim_output(path, force)
     data = plan.model_dump(mode="json", exclude_none=True)
-    header = ("# Written by `tunewise advise`; `tunewise compare` runs it as is.\n"
+    header = (f"# Written by `tunewise advise`; run it with: tunewise compare {path.name} --out DIR\n"
               "# Paths are relative to this file's folder. Edit `approaches` to compare fewer or more.\n")
     return atomic_write_text(path, header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True))

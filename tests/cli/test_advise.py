@@ -106,6 +106,9 @@ def test_advise_with_files_writes_a_runnable_plan(tmp_path):
     plan = Plan.model_validate(yaml.safe_load(plan_path.read_text(encoding="utf-8")))
     assert plan.approaches[0] == "zero-shot" and plan.recommendation == "rag+lora"
     assert plan.resolve_paths(plan_path.parent).eval == evaluation.resolve()
+    from eval.runner import validate  # the contract: compare accepts the plan as written
+
+    assert validate(plan_path).names == plan.approaches
     again = invoke(args + ["--force"])
     assert again.exit_code == 0, again.output
 

@@ -12,7 +12,7 @@ from advisor.questions import BY_KEY, QUESTIONS, parse_answers, read_answers_fil
 from advisor.records import Answers, DataProfile, Recommendation
 from advisor.rules import recommend
 from core.errors import ConfigError, OutputExistsError
-from core.schema import Plan
+from core.schema import ApiModel, Plan
 from tests.fakes import write_jsonl
 
 
@@ -103,6 +103,15 @@ def test_api_model_plans_only_in_context_approaches():
     approaches, notes = plan_approaches(rec, has_corpus=True, is_api=True)
     assert set(approaches) <= {"zero-shot", "few-shot", "rag"} and "zero-shot" in approaches
     assert any("provider" in n for n in notes)
+
+
+def test_api_model_goes_to_the_plans_api_model(qa_files, tmp_path):
+    train, evaluation, _ = qa_files
+    api = ApiModel(base_url="http://127.0.0.1:9/v1", model="served")
+    request = AdviceRequest(Answers(model_access="api-only", labelled_examples=20), train, evaluation, model=api)
+    plan = build_plan(advise(request), request, tmp_path / "plan.yaml")
+    assert plan.api_model == api and plan.model == "smollm2-135m-instruct"
+    assert set(plan.approaches) <= {"zero-shot", "few-shot", "rag"}
 
 
 def test_plan_needs_train_and_eval(tmp_path):
