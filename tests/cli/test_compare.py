@@ -13,8 +13,10 @@ def test_compare_prints_table_and_report_path(tiny_model, tmp_path):
     assert f"Report: {tmp_path / 'out' / 'report.html'}" in result.output.replace("\n", "")
     again = invoke(["compare", str(plan), "--out", str(tmp_path / "out")])
     assert_clean_failure(again, "already exists", "--force")
-    forced = invoke(["compare", str(plan), "--out", str(tmp_path / "out"), "--force", "--only", "head", "--json"])
+    forced = invoke(["compare", str(plan), "limit_eval=3", "--out", str(tmp_path / "out"), "--force",
+                     "--only", "head", "--json"])
     assert forced.exit_code == 0, forced.output
     data = json.loads(forced.stdout)
     assert list(data["approaches"]) == ["head"] and data["winner"] == "head"
+    assert data["approaches"]["head"]["examples"] == 3
     assert not (tmp_path / "out" / "predictions" / "zero-shot.jsonl").exists()
