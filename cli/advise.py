@@ -30,7 +30,7 @@ def answer_flags(func):
     for question in reversed(QUESTIONS):
         hint = "|".join(question.choices) if question.choices else ("yes|no" if question.kind == "bool" else "")
         func = click.option(question.flag, question.key, default=None, callback=_parse_flag,
-                            metavar=hint.upper() if hint else question.kind.upper(),
+                            metavar=f"[{hint}]" if hint else question.kind.upper(),
                             help=question.text)(func)
     return func
 
