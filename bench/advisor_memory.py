@@ -7,6 +7,7 @@ Run: `python -m bench advisor_memory` (about a minute per method on 2 CPU cores)
 from __future__ import annotations
 
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -57,7 +58,8 @@ def main() -> None:
     from advisor.estimate import Hardware, estimate_training
 
     cpu = Hardware(gpu_memory_gb=0.0)
-    print(f"machine: {platform.machine()} {platform.processor() or ''}, date {date.today()}")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f}, "
+          f"date {date.today()}")
     print(f"{'method':<6} {'measured MB':>12} {'estimate MB':>12} {'ratio':>6} {'s/step':>7}")
     for method in METHODS:
         run = measure(method)
