@@ -249,14 +249,13 @@ def estimate_in_context(approach: str, shape: ModelShape, work: Workload, hw: Ha
         est.index_mb = work.chunks * (EMBED_DIM * 4 + CHUNK_TOKENS * 4 + 200) * 2 / 1e6
         est.embed_hours = work.chunks / EMBED_CHUNKS_PER_S[hw.kind] / 3600
         retrieval_ms = 1000 / EMBED_CHUNKS_PER_S[hw.kind] + SEARCH_MS
-    if api:
-        est.extra["local_retrieval_ms"] = _round(retrieval_ms) if approach == "rag" else None
-    else:
+    if api and approach == "rag":
+        est.extra["local_retrieval_ms"] = _round(retrieval_ms)
+    elif not api:
         est.memory_gb = inference_memory_gb(shape, prompt + OUTPUT_TOKENS, hw)
         est.latency_ms_per_query = query_latency_ms(shape, prompt, hw) + retrieval_ms
     if token_usd_per_1m is not None:
         est.cost_per_query_usd = (prompt + OUTPUT_TOKENS) * token_usd_per_1m / 1e6
-    est.extra = {k: v for k, v in est.extra.items() if v is not None}
     return est
 
 

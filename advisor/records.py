@@ -41,10 +41,6 @@ class Answers(Record):
     def is_api(self) -> bool:
         return self.model_access in API_ACCESS
 
-    @property
-    def has_gpu(self) -> bool:
-        return self.gpu_memory_gb > 0
-
 
 class TokenStats(Record):
     """Token lengths per example; `method` says whether a tokenizer counted them or chars/4 estimated."""
