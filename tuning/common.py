@@ -12,6 +12,7 @@ import os
 import resource
 import shutil
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -98,6 +99,8 @@ def start(config: TuneConfig, preflight: Callable[[TuneConfig, Any], None] | Non
     from core.device import choose_device
 
     hf_logging.disable_progress_bar()  # the CLI shows its own progress on stderr
+    # peft probes a property that transformers 5 deprecates; the warning is theirs, not the user's.
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     if config.train is None or config.out is None:
         raise ConfigError("a tuning run needs 'train' (a data file) and 'out' (an output folder)")
     params_b = _params_b(config.model)
@@ -354,8 +357,18 @@ def peak_memory_mb(ctx: Context) -> float:
         import torch
 
         return round(torch.cuda.max_memory_allocated() / 2**20, 1)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    return round(max(peak - ctx.rss_start_mb, 0.0), 1)
+    return round(max(_peak_rss_mb() - ctx.rss_start_mb, 0.0), 1)
+
+
+def _peak_rss_mb() -> float:
+    """This process's own peak RSS. VmHWM, not getrusage: Linux carries ru_maxrss over fork + exec, so a
+    run started by a big parent would report the parent's peak."""
+    try:
+        with open("/proc/self/status") as handle:
+            line = next(l for l in handle if l.startswith("VmHWM:"))
+        return int(line.split()[1]) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def storage_mb(out: Path) -> float:
