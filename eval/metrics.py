@@ -97,11 +97,13 @@ def perplexity(logprobs: Iterable[tuple[float, int]]) -> float | None:
 
 
 def retrieval_metrics(sources: Sequence[str], retrieved: Sequence[Sequence[str]]) -> dict[str, float]:
-    """Hit rate (the answer's document among the retrieved) and MRR (1 / rank of its first chunk)."""
+    """Hit rate (the answer's document among those retrieved) and MRR (1 / its rank), as `index eval`
+    computes them."""
+    from retrieval.quality import hit_rate_and_mrr
+
     _check_lengths(sources, retrieved)
-    ranks = [next((i for i, s in enumerate(hits, 1) if s == source), None) for source, hits in zip(sources, retrieved)]
-    n = len(ranks)
-    return {"hit_rate": sum(r is not None for r in ranks) / n, "mrr": sum(1 / r for r in ranks if r) / n}
+    hit_rate, mrr = hit_rate_and_mrr(retrieved, sources, k=max(len(r) for r in retrieved) or 1)
+    return {"hit_rate": hit_rate, "mrr": mrr}
 
 
 def task_metrics(task: str, rows: Sequence[dict]) -> dict[str, float]:
