@@ -122,7 +122,7 @@ def fmt(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.4g}" if abs(value) < 1e5 else f"{value:,.0f}"
+        return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
     return str(value)
 
 
@@ -221,10 +221,10 @@ def sections(results: dict[str, Any]) -> list[tuple[str, str | None, tuple[list[
     if drift_rows(results)[1]:
         out.append(("Knowledge drift", "After the corpus changed: RAG re-indexed incrementally, fine-tuned "
                     "models not retrained; scored on questions about the changed facts.", drift_rows(results)))
-    notes = [f"{n}: {note}" for n, r in results["approaches"].items() for note in r.get("notes", [])]
-    out.append(("Notes", "Measured on " + _machine_line(results) + ". " + " ".join(notes) +
-                " Every metric is recomputable from predictions/*.jsonl with scikit-learn, rouge-score and "
-                "sacrebleu.", None))
+    notes = [f"{n}: {note}." for n, r in results["approaches"].items() for note in r.get("notes", [])]
+    out.append(("Notes", " ".join([f"Measured on {_machine_line(results)}.", *notes,
+                                   "Every metric is recomputable from predictions/*.jsonl with scikit-learn, "
+                                   "rouge-score and sacrebleu."]), None))
     return out
 
 
