@@ -254,7 +254,7 @@ def build_few_shot(ws: Workspace, model=None) -> Built:
 def rag_messages_for(ws: Workspace, generator, index):
     from retrieval.rag import RAG_SYSTEM, rag_messages, sources_of
 
-    system = RAG_SYSTEM if ws.task == "qa" else f"{RAG_SYSTEM}\n\n{ws.system}"
+    system = f"{RAG_SYSTEM}\n\n{ws.system}"     # the task's own instruction, as every approach gets it
     budget = generator.context_length - ws.max_new_tokens
 
     def messages(example: Example):
