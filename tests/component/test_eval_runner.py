@@ -203,3 +203,29 @@ def test_prompt_tuning_scores_align_with_the_models_own_loss(tiny_model, tmp_pat
         loss = generator.model(input_ids=torch.tensor([ids]), labels=torch.tensor([labels])).loss
     assert n == len(ids) - len(prompt)
     assert logprob == pytest.approx(-float(loss) * n, rel=1e-4)
+
+
+def test_api_model_runs_the_prompt_only_approaches_and_the_key_stays_out_of_files(tiny_model, tmp_path, monkeypatch):
+    """A real OpenAI-compatible endpoint on loopback (`tunewise serve`'s server over the tiny model)."""
+    import threading
+
+    from eval.runner import run_compare
+    from retrieval.generate import LocalGenerator
+    from retrieval.serve import ChatServer
+
+    server = ChatServer(LocalGenerator.load(str(tiny_model)), port=0, token="sk-test-secret-123")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("TUNEWISE_TEST_KEY", "sk-test-secret-123")
+    api = {"base_url": server.url, "model": "tiny", "api_key_env": "TUNEWISE_TEST_KEY"}
+    try:
+        plan = write_plan(tmp_path, tiny_model, task="classification", approaches=["zero-shot", "head"], api_model=api)
+        results = run_compare(plan, tmp_path / "out", max_new_tokens=4)
+    finally:
+        server.shutdown()
+    assert list(results["approaches"]) == ["zero-shot", "head", "api-zero-shot"]
+    api_metrics = results["approaches"]["api-zero-shot"]["metrics"]
+    assert set(api_metrics) == {"accuracy", "f1_macro"}          # no log-likelihoods from an API
+    assert len(read_rows(tmp_path / "out" / "predictions" / "api-zero-shot.jsonl")) == 5
+    for path in (tmp_path / "out").rglob("*"):
+        if path.is_file():
+            assert b"sk-test-secret-123" not in path.read_bytes(), path
