@@ -55,12 +55,21 @@ def _version() -> str:
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(version=_version(), prog_name="tunewise")
-def cli() -> None:
+@click.option("--trust-remote-code", is_flag=True,
+              help="Let models run their own Python code from their folder. Off by default: only for sources you trust.")
+@click.option("--allow-pickle", is_flag=True,
+              help="Load pickle (.bin/.pt) weights. Off by default: unpickling can run code; safetensors are always preferred.")
+def cli(trust_remote_code: bool, allow_pickle: bool) -> None:
     """Should you fine-tune, or is prompting or retrieval enough? Tunewise advises, builds and
     compares the approaches on your own data."""
     from core.models import set_offline_mode
 
     set_offline_mode()
+    # Environment, not globals: launched training workers inherit the same choices.
+    if trust_remote_code:
+        os.environ["TUNEWISE_TRUST_REMOTE_CODE"] = "1"
+    if allow_pickle:
+        os.environ["TUNEWISE_ALLOW_PICKLE"] = "1"
 
 
 def main() -> None:

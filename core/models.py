@@ -171,9 +171,26 @@ def convert_gguf(gguf: Path, cache_name: str) -> Path:
     return target
 
 
-def check_safetensors(folder: str | Path, allow_pickle: bool = False) -> None:
+def remote_code_trusted() -> bool:
+    """Whether the user opted in to running a model's own Python code (`tunewise --trust-remote-code`)."""
+    return os.environ.get("TUNEWISE_TRUST_REMOTE_CODE") == "1"
+
+
+def pickle_allowed() -> bool:
+    """Whether the user opted in to pickle weights (`tunewise --allow-pickle`)."""
+    return os.environ.get("TUNEWISE_ALLOW_PICKLE") == "1"
+
+
+def load_policy() -> dict[str, bool | None]:
+    """`from_pretrained` keyword arguments that enforce the user's safety choices."""
+    return {"trust_remote_code": remote_code_trusted(), "use_safetensors": None if pickle_allowed() else True}
+
+
+def check_safetensors(folder: str | Path, allow_pickle: bool | None = None) -> None:
     """Refuse pickle-only checkpoints unless the user opted in: unpickling can run arbitrary code."""
     folder = Path(folder)
+    if allow_pickle is None:
+        allow_pickle = pickle_allowed()
     if not folder.is_dir() or allow_pickle:
         return
     names = {p.name for p in folder.iterdir()}
@@ -181,18 +198,18 @@ def check_safetensors(folder: str | Path, allow_pickle: bool = False) -> None:
     pickles = sorted(n for n in names if n.endswith((".bin", ".pt", ".pth", ".ckpt", ".pkl")))
     if pickles and not has_safe:
         raise ModelError(f"{folder}: only pickle weights ({pickles[0]}); they can run code when loaded, "
-                         "so pass --allow-pickle only if you trust their source")
+                         "so use `tunewise --allow-pickle ...` only if you trust their source")
 
 
-def load_causal_lm(ref: ModelRef, device=None, trust_remote_code: bool = False, allow_pickle: bool = False):
+def load_causal_lm(ref: ModelRef, device=None):
     """Load (model, tokenizer) for generation or training on `device` (a DeviceChoice; CPU fp32 if None)."""
     set_offline_mode()
     folder = model_dir(ref)
-    check_safetensors(folder, allow_pickle)
+    check_safetensors(folder)
     from transformers import AutoModelForCausalLM
 
-    tokenizer = load_tokenizer(ref, trust_remote_code=trust_remote_code)
-    kwargs = {"trust_remote_code": trust_remote_code, "use_safetensors": None if allow_pickle else True}
+    tokenizer = load_tokenizer(ref)
+    kwargs = load_policy()
     if device is not None:
         kwargs["dtype"] = device.torch_dtype()
     try:
@@ -204,14 +221,14 @@ def load_causal_lm(ref: ModelRef, device=None, trust_remote_code: bool = False, 
     return model, tokenizer
 
 
-def load_tokenizer(ref: ModelRef, trust_remote_code: bool = False):
+def load_tokenizer(ref: ModelRef):
     """The model's tokenizer; for GGUF models this converts once, then loads in well under a second."""
     set_offline_mode()
     from transformers import AutoTokenizer
 
     folder = model_dir(ref)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=remote_code_trusted())
     except (OSError, ValueError) as exc:
         raise ModelError(f"{folder}: cannot load a tokenizer ({_first_line(exc)})") from None
     if tokenizer.pad_token is None:

@@ -11,7 +11,7 @@ from typing import Callable
 
 from core.errors import ModelError
 from core.files import read_json, write_json
-from core.models import check_safetensors, load_tokenizer, model_dir
+from core.models import check_safetensors, load_policy, load_tokenizer, model_dir
 from core.schema import TrainingRun
 from tuning import common
 from tuning.config import TuneConfig
@@ -58,7 +58,7 @@ def load_sequence_classifier(folder: str, labels: list[str], device=None):
     kwargs = {"dtype": device.torch_dtype()} if device is not None else {}
     model = AutoModelForSequenceClassification.from_pretrained(
         folder, num_labels=len(labels), id2label=dict(enumerate(labels)),
-        label2id={label: i for i, label in enumerate(labels)}, use_safetensors=True, **kwargs,
+        label2id={label: i for i, label in enumerate(labels)}, **load_policy(), **kwargs,
     )
     # The model scores the last non-pad token, so it must know which id is padding.
     model.config.pad_token_id = tokenizer.pad_token_id

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from core.errors import DeviceError
-from core.models import load_causal_lm, model_dir
+from core.models import load_causal_lm, load_policy, model_dir
 from core.schema import TrainingRun
 from tuning import common
 from tuning.config import TuneConfig
@@ -73,7 +73,7 @@ def _load_4bit(ctx: common.Context):
     rank = int(os.environ.get("LOCAL_RANK", "0"))
     model = AutoModelForCausalLM.from_pretrained(
         model_dir(ctx.config.model), quantization_config=quant, device_map={"": rank},
-        dtype=ctx.device.torch_dtype(), use_safetensors=True,
+        dtype=ctx.device.torch_dtype(), **load_policy(),
     )
     return prepare_model_for_kbit_training(model), load_tokenizer(ctx.config.model)
 
