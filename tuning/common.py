@@ -377,9 +377,13 @@ def storage_mb(out: Path) -> float:
 
 
 def cleanup(ctx: Context) -> None:
-    """Free accelerator memory between runs in one process (search trials, the comparison runner)."""
+    """Free accelerator memory between runs in one process (search trials, the comparison runner), and
+    remove the output of a run that failed before its first checkpoint: there is nothing in it to resume."""
     import gc
 
+    failed_early = not (ctx.out / RUN_FILE).exists() and last_checkpoint(ctx.out) is None
+    if ctx.is_main and not ctx.config.resume and failed_early:
+        shutil.rmtree(ctx.out, ignore_errors=True)
     gc.collect()
     if ctx.device.is_cuda:
         import torch
