@@ -213,7 +213,7 @@ def sections(results: dict[str, Any]) -> list[tuple[str, str | None, tuple[list[
     text = " ".join(results["disagreement"]) or ("The measured winner is the advisor's pick." if adv else
                                                   "The plan gave no advisor recommendation.")
     if reasons:
-        text += " Advisor's reasons: " + "; ".join(reasons)
+        text += " Advisor's reasons: " + " ".join(r if r.endswith(".") else r + "." for r in reasons)
     out.append(("Recommendation vs measurement", text, None))
     if forgetting_rows(results)[1]:
         out.append(("Catastrophic forgetting", "The shipped general-knowledge probe set (eval/probes), scored "
