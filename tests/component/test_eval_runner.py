@@ -127,7 +127,10 @@ def test_classification_scores_labels_by_likelihood(tiny_model, tmp_path):
 
     from eval.runner import run_compare
 
-    results = run_compare(write_plan(tmp_path, tiny_model, task="classification"), tmp_path / "out")
+    approaches = ["zero-shot", "few-shot", "lora", "full", "head"]
+    results = run_compare(write_plan(tmp_path, tiny_model, task="classification", approaches=approaches),
+                          tmp_path / "out")
+    assert list(results["approaches"]) == approaches
     labels = set(json.loads(line)["label"] for line in (tmp_path / "cls-train.jsonl").read_text().splitlines())
     for name, record in results["approaches"].items():
         rows = read_rows(tmp_path / "out" / "predictions" / f"{name}.jsonl")
@@ -138,7 +141,8 @@ def test_classification_scores_labels_by_likelihood(tiny_model, tmp_path):
             f1_score(refs, preds, labels=sorted(set(refs)), average="macro", zero_division=0))
         assert set(record["per_class_f1"]) == set(refs)
     assert "perplexity" not in results["approaches"]["head"]["metrics"]
-    assert "forgetting" in results["approaches"]["lora"] and "forgetting" not in results["approaches"]["head"]
+    assert "forgetting" in results["approaches"]["full"] and "forgetting" not in results["approaches"]["head"]
+    assert results["approaches"]["full"]["costs"]["storage_mb"] > results["approaches"]["lora"]["costs"]["storage_mb"]
     assert (tmp_path / "out" / "plots" / "per_class_f1.png").is_file()
 
 
