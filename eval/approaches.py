@@ -280,27 +280,7 @@ def _tuned_generator(ws: Workspace, method: str, run: TrainingRun):
     folder = ws.out / "models" / method
     if method == "full":
         return make_generator(str(folder), device=ws.device)
-    generator = make_generator(ws.plan.model, adapter=folder, device=ws.device)
-    if method == "prompt-tuning":
-        generator.model = DropVirtualTokens(generator.model)
-    return generator
-
-
-class DropVirtualTokens:
-    """PEFT prompt tuning prepends its virtual tokens' logits; scoring expects one row per input token,
-    so those rows are dropped (generation is unaffected)."""
-
-    def __init__(self, model):
-        self._model = model
-        self._virtual = model.peft_config[model.active_adapter].num_virtual_tokens
-
-    def __call__(self, *args, **kwargs):
-        output = self._model(*args, **kwargs)
-        output.logits = output.logits[:, self._virtual:]
-        return output
-
-    def __getattr__(self, name: str):
-        return getattr(self._model, name)
+    return make_generator(ws.plan.model, adapter=folder, device=ws.device)
 
 
 def _costs_of(run: TrainingRun, built: Built) -> Built:

@@ -115,6 +115,8 @@ class LocalGenerator:
             mask[i, :len(row)] = 1
         with torch.inference_mode():
             logits = self.model(input_ids=ids.to(self.model.device), attention_mask=mask.to(self.model.device)).logits
+        # PEFT prompt tuning prepends rows for its virtual tokens; keep one row per input token.
+        logits = logits[:, -width:]
         logprobs = torch.log_softmax(logits.float(), dim=-1)
         out = []
         for i, reply in enumerate(replies):
