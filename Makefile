@@ -33,11 +33,11 @@ demo: setup
 	$(TW) advise --answers examples/answers-tickets.yaml --data examples/tickets-train.jsonl \
 	  --eval examples/tickets-eval.jsonl --plan-out $(DEMO_OUT)/plan-tickets.yaml --force
 	$(TW) advise --answers examples/answers.yaml --data examples/qa-train.jsonl \
-	  --eval examples/qa-eval.jsonl --corpus examples/docs --plan-out $(DEMO_OUT)/plan-qa.yaml --force
+	  --eval examples/qa-eval.jsonl --corpus examples/docs --corpus-next examples/docs-v2 \
+	  --eval-next examples/qa-eval-next.jsonl --plan-out $(DEMO_OUT)/plan-qa.yaml --force
 	$(TW) compare $(DEMO_OUT)/plan-tickets.yaml $(DEMO_TUNING) tuning.head.lr=5e-3 \
 	  --only $(DEMO_TICKETS) --out $(DEMO_OUT)/tickets --force
-	$(TW) compare $(DEMO_OUT)/plan-qa.yaml $(DEMO_TUNING) corpus_next=$(CURDIR)/examples/docs-v2 \
-	  eval_next=$(CURDIR)/examples/qa-eval-next.jsonl --only $(DEMO_QA) --max-new-tokens 16 \
+	$(TW) compare $(DEMO_OUT)/plan-qa.yaml $(DEMO_TUNING) --only $(DEMO_QA) --max-new-tokens 16 \
 	  --out $(DEMO_OUT)/qa --force
 
 # pytest exits 5 when it collects no tests: that is a failure too.

@@ -27,6 +27,8 @@ class AdviceRequest:
     data: Path | None = None
     eval: Path | None = None
     corpus: Path | None = None
+    corpus_next: Path | None = None   # a later snapshot of the corpus, for compare's knowledge-drift check
+    eval_next: Path | None = None     # questions about the facts that changed in it
     model: ModelRef = "smollm2-135m-instruct"
     calibrate: tuple[Path, ...] = ()
     exact_tokens: bool = False
@@ -67,6 +69,8 @@ def build_plan(rec: Recommendation, request: AdviceRequest, plan_path: Path) -> 
     """A `Plan` whose paths are relative to the plan file's folder."""
     if request.data is None or request.eval is None:
         raise ConfigError("--plan-out needs --data (training set) and --eval (evaluation set)")
+    if (request.corpus_next is None) != (request.eval_next is None) or (request.corpus_next and not request.corpus):
+        raise ConfigError("--corpus-next and --eval-next go together, with --corpus (the drift check needs all three)")
     answers = rec.profile.answers
     is_api = isinstance(request.model, ApiModel)
     approaches, notes = plan_approaches(rec, request.corpus is not None, is_api)
@@ -76,7 +80,8 @@ def build_plan(rec: Recommendation, request: AdviceRequest, plan_path: Path) -> 
     relative = lambda p: Path(os.path.relpath(Path(p).resolve(), base)) if p else None  # noqa: E731
     return Plan(
         task=PLAN_TASK[answers.task], train=relative(request.data), eval=relative(request.eval),
-        corpus=relative(request.corpus), approaches=approaches,
+        corpus=relative(request.corpus), corpus_next=relative(request.corpus_next),
+        eval_next=relative(request.eval_next), approaches=approaches,
         # compare runs an API model's in-context approaches beside the local model's, as `api:<name>`.
         **({"api_model": request.model} if is_api else {"model": request.model}),
         tuning={"max_seq_len": work.seq_len}, recommendation=rec.recommendation,

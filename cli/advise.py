@@ -42,6 +42,10 @@ def answer_flags(func):
 @click.option("--data", type=click.Path(path_type=Path), help="Training data: counts examples, checks quality.")
 @click.option("--eval", "eval_path", type=click.Path(path_type=Path), help="Evaluation data (checks leakage).")
 @click.option("--corpus", type=click.Path(path_type=Path), help="Corpus folder: counts documents and chunks.")
+@click.option("--corpus-next", type=click.Path(path_type=Path),
+              help="A later corpus snapshot; the plan then checks knowledge drift (needs --eval-next).")
+@click.option("--eval-next", type=click.Path(path_type=Path),
+              help="Questions about the facts that changed in --corpus-next.")
 @model_options()
 @click.option("--calibrate", multiple=True, type=click.Path(path_type=Path),
               help="A tuning run.json whose measured peak memory and speed correct the estimates (repeatable).")
@@ -50,7 +54,7 @@ def answer_flags(func):
 @click.option("--plan-out", type=click.Path(path_type=Path), help="Write a plan YAML that `compare` runs.")
 @force_option
 @json_option
-def advise(answers_file, data, eval_path, corpus, model, api_base, api_key_env, calibrate, exact_tokens,
+def advise(answers_file, data, eval_path, corpus, corpus_next, eval_next, model, api_base, api_key_env, calibrate, exact_tokens,
            interactive, plan_out, force, as_json, **flags) -> None:
     """Recommend zero/few-shot, RAG or fine-tuning, with reasons and estimates.
 
@@ -65,7 +69,8 @@ def advise(answers_file, data, eval_path, corpus, model, api_base, api_key_env, 
     ref = model_ref(model, api_base, api_key_env)
     if interactive or (answers_file is None and not given):
         given = questionnaire(given, api_base is not None)
-    request = AdviceRequest(Answers(**given), data, eval_path, corpus, ref, tuple(calibrate), exact_tokens)
+    request = AdviceRequest(Answers(**given), data, eval_path, corpus, corpus_next, eval_next, ref,
+                            tuple(calibrate), exact_tokens)
     if plan_out is not None and not force:
         claim_output(plan_out, force=False)  # refuse before any work is done
     rec = run_advice(request)

@@ -87,6 +87,17 @@ def test_plan_validates_and_paths_resolve_from_the_plan_folder(qa_files, tmp_pat
     assert plan_path.read_text(encoding="utf-8") == text
 
 
+def test_plan_carries_the_drift_snapshot(qa_files, tmp_path):
+    train, evaluation, corpus = qa_files
+    request = AdviceRequest(Answers(task="qa"), train, evaluation, corpus, corpus_next=tmp_path / "docs-v2",
+                            eval_next=tmp_path / "next.jsonl")
+    plan = build_plan(advise(request), request, tmp_path / "plan.yaml")
+    assert (plan.corpus_next, plan.eval_next) == (Path("docs-v2"), Path("next.jsonl"))
+    lone = AdviceRequest(Answers(task="qa"), train, evaluation, corpus, corpus_next=tmp_path / "docs-v2")
+    with pytest.raises(ConfigError, match="--corpus-next and --eval-next go together"):
+        build_plan(advise(lone), lone, tmp_path / "plan.yaml")
+
+
 def test_plan_task_mapping_and_head_for_classification(tmp_path):
     rows = [{"text": f"message {i}", "label": "abc"[i % 3]} for i in range(900)]
     train = write_jsonl(tmp_path / "train.jsonl", rows)
