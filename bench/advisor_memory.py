@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
 from datetime import date
+
+from core.device import peak_rss_mb
 
 BATCH, SEQ, STEPS = 4, 256, 3
 METHODS = ("lora", "full")
@@ -41,7 +42,7 @@ def train_steps(method: str, steps: int = STEPS, batch: int = BATCH, seq: int = 
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
     seconds = (time.perf_counter() - started) / steps
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mb()  # VmHWM: ru_maxrss would carry the parent's peak over fork + exec
     total = sum(p.numel() for p in model.parameters())
     return {"method": method, "peak_memory_mb": peak_mb, "seconds_per_step": seconds, "total_params": total,
             "batch": batch, "seq": seq, "steps": steps}

@@ -6,6 +6,7 @@ the advisor and `doctor` can describe the hardware without loading torch.
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -86,3 +87,23 @@ def system_memory_gb() -> float | None:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     except (ValueError, OSError, AttributeError):
         return None
+
+
+def rss_mb() -> float:
+    """This process's resident memory now, in MiB (0 where /proc is missing)."""
+    try:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return 0.0
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak RSS. VmHWM, not getrusage: Linux carries ru_maxrss over fork + exec, so a
+    run started by a big parent would report the parent's peak."""
+    try:
+        with open("/proc/self/status") as handle:
+            line = next(l for l in handle if l.startswith("VmHWM:"))
+        return int(line.split()[1]) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux

@@ -18,6 +18,7 @@ from typing import Any, Sequence
 
 from core.config import load_config
 from core.data import Dataset, Document, Example, check_eval_labels, load_corpus, load_dataset
+from core.device import rss_mb
 from core.errors import ConfigError, DataError, DeviceError, OutputExistsError
 from core.files import claim_output, read_json, write_json
 from core.schema import Plan
@@ -313,13 +314,3 @@ class PeakMemory:
             self.peak_mb = max(self.peak_mb, rss_mb())
             if self._stop.wait(self.interval_s):
                 return
-
-
-def rss_mb() -> float:
-    import os
-
-    try:
-        with open("/proc/self/statm") as handle:
-            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except OSError:
-        return 0.0

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
-import resource
 import shutil
 import time
 import warnings
@@ -19,6 +18,7 @@ from typing import Any, Callable
 
 from core.config import save_config
 from core.data import Dataset, check_eval_labels, file_sha256, load_dataset
+from core.device import peak_rss_mb, rss_mb
 from core.errors import ConfigError, DataError
 from core.files import claim_output
 from core.models import resolve_model
@@ -123,7 +123,7 @@ def start(config: TuneConfig, preflight: Callable[[TuneConfig, Any], None] | Non
             check_eval_labels(train_data, eval_data)
     out = Path(config.out)
     _claim(config, out)
-    return Context(config, out, device, task, train_data, eval_data, labels, rss_start_mb=_rss_mb())
+    return Context(config, out, device, task, train_data, eval_data, labels, rss_start_mb=rss_mb())
 
 
 def _params_b(model: str) -> float | None:
@@ -343,32 +343,13 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def _rss_mb() -> float:
-    try:
-        with open("/proc/self/statm") as handle:
-            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except OSError:
-        return 0.0
-
-
 def peak_memory_mb(ctx: Context) -> float:
     """CUDA: peak allocated; CPU: the process's peak RSS above what it held when the run started."""
     if ctx.device.is_cuda:
         import torch
 
         return round(torch.cuda.max_memory_allocated() / 2**20, 1)
-    return round(max(_peak_rss_mb() - ctx.rss_start_mb, 0.0), 1)
-
-
-def _peak_rss_mb() -> float:
-    """This process's own peak RSS. VmHWM, not getrusage: Linux carries ru_maxrss over fork + exec, so a
-    run started by a big parent would report the parent's peak."""
-    try:
-        with open("/proc/self/status") as handle:
-            line = next(l for l in handle if l.startswith("VmHWM:"))
-        return int(line.split()[1]) / 1024
-    except (OSError, StopIteration):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return round(max(peak_rss_mb() - ctx.rss_start_mb, 0.0), 1)
 
 
 def storage_mb(out: Path) -> float:
