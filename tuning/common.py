@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import os
 import shutil
 import time
@@ -103,6 +104,8 @@ def start(config: TuneConfig, preflight: Callable[[TuneConfig, Any], None] | Non
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     if config.train is None or config.out is None:
         raise ConfigError("a tuning run needs 'train' (a data file) and 'out' (an output folder)")
+    if config.report_to == "tensorboard" and importlib.util.find_spec("tensorboard") is None:
+        raise ConfigError("--report-to tensorboard needs the tensorboard package: pip install tensorboard")
     params_b = _params_b(config.model)
     config = config.resolved(params_b)
     device = choose_device(config.device, config.precision)
