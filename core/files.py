@@ -44,6 +44,15 @@ def read_json(path: str | Path) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
+def folder_mb(path: str | Path, skip: tuple[str, ...] = ()) -> float:
+    """Size of the files under `path` in MiB (0 if it is missing), leaving out subfolders named in `skip`."""
+    path = Path(path)
+    if not path.exists():
+        return 0.0
+    files = [p for p in path.rglob("*") if p.is_file() and not set(skip) & set(p.relative_to(path).parts)]
+    return round(sum(p.stat().st_size for p in files) / 2**20, 3)
+
+
 def claim_output(path: str | Path, force: bool) -> Path:
     """Refuse to reuse an existing non-empty output unless `force`; with `force`, clear it."""
     path = Path(path)

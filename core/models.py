@@ -143,10 +143,10 @@ def model_dir(ref: ModelRef | ResolvedModel) -> str:
 
 
 def _short_hash(path: Path) -> str:
-    import hashlib
+    from core.data import text_sha256
 
     stat = path.stat()
-    return hashlib.sha256(f"{path}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:10]
+    return text_sha256(f"{path}:{stat.st_size}:{stat.st_mtime_ns}")[:10]
 
 
 def convert_gguf(gguf: Path, cache_name: str) -> Path:

@@ -15,6 +15,7 @@ from typing import Any, Callable, Sequence
 
 from core.data import Dataset, Document, Example
 from core.errors import ConfigError
+from core.files import folder_mb
 from core.schema import Plan, TrainingRun
 
 SYSTEM_PROMPTS = {
@@ -324,12 +325,6 @@ def build_rag_lora(ws: Workspace) -> Built:
     built.tuned_generator = generator
     built.notes.append("shares the LoRA adapter of `lora`; train_seconds adds the index build")
     return built
-
-
-def folder_mb(path: Path) -> float:
-    if not path.exists():
-        return 0.0
-    return round(sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20, 3)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ same text always lands on the same id: re-running an interrupted build overwrite
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -37,7 +36,7 @@ def document_hash(document: Document) -> str:
 
 def chunk_id(source: str, doc_hash: str, position: int) -> str:
     # Chroma ids are free text, but document ids may be long paths: a short digest keeps ids compact.
-    key = hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
+    key = text_sha256(source)[:16]
     return f"{key}-{doc_hash[:16]}-{position}"
 
 

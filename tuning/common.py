@@ -21,7 +21,7 @@ from core.config import save_config
 from core.data import Dataset, check_eval_labels, file_sha256, load_dataset
 from core.device import peak_rss_mb, rss_mb
 from core.errors import ConfigError, DataError
-from core.files import claim_output
+from core.files import claim_output, folder_mb
 from core.models import resolve_model
 from core.schema import LossPoint, TrainingRun
 from tuning.config import TuneConfig
@@ -318,7 +318,7 @@ def _training_run(ctx: Context, trainer, collator: PadCollator) -> TrainingRun:
         device=ctx.device.device, precision=ctx.device.precision, steps=state.global_step, losses=losses,
         eval_loss_before=ctx.eval_loss_before, eval_loss_after=ctx.eval_loss_after,
         train_seconds=round(ctx.train_seconds, 3), peak_memory_mb=peak_memory_mb(ctx),
-        trainable_params=trainable, total_params=total, storage_mb=storage_mb(ctx.out),
+        trainable_params=trainable, total_params=total, storage_mb=folder_mb(ctx.out, skip=(CHECKPOINTS,)),
         labels=ctx.labels, completed=True,
     )
 
@@ -353,11 +353,6 @@ def peak_memory_mb(ctx: Context) -> float:
 
         return round(torch.cuda.max_memory_allocated() / 2**20, 1)
     return round(max(peak_rss_mb() - ctx.rss_start_mb, 0.0), 1)
-
-
-def storage_mb(out: Path) -> float:
-    files = [p for p in out.rglob("*") if p.is_file() and CHECKPOINTS not in p.relative_to(out).parts]
-    return round(sum(p.stat().st_size for p in files) / 2**20, 3)
 
 
 def cleanup(ctx: Context) -> None:

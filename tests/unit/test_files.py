@@ -33,3 +33,14 @@ def test_staged_dir_removes_partial_work_on_failure(tmp_path):
     with staged_dir(tmp_path / "model") as stage:
         (stage / "full").write_text("x")
     assert [p.name for p in (tmp_path / "model").iterdir()] == ["full"]
+
+
+def test_folder_mb_counts_files_and_skips_named_subfolders(tmp_path):
+    from core.files import folder_mb
+
+    assert folder_mb(tmp_path / "missing") == 0.0
+    (tmp_path / "a").write_bytes(b"x" * 2**20)
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "b").write_bytes(b"x" * 2**20)
+    assert folder_mb(tmp_path) == 2.0
+    assert folder_mb(tmp_path, skip=("checkpoints",)) == 1.0
