@@ -171,7 +171,7 @@ def run_approach(ws: Workspace, name: str, inputs: Inputs) -> dict[str, Any]:
     write_jsonl(ws.out / "predictions" / f"{name}.jsonl", rows)
     record = {
         "metrics": metrics.task_metrics(ws.task, rows),
-        "costs": costs(ws.plan, built, rows, memory.peak_mb, api),
+        "costs": costs(ws.plan, built, rows, memory.peak_mb, api, on_gpu=ws.device.is_cuda),
         "losses": built.losses,
         "notes": built.notes,
         "examples": len(rows),
@@ -209,8 +209,10 @@ def _row(example: Example, prediction, logprob) -> dict[str, Any]:
     return row
 
 
-def costs(plan: Plan, built: Built, rows: list[dict], peak_mb: float, api: bool = False) -> dict[str, float]:
-    """The costs a team decides on; money only where the plan gives prices."""
+def costs(plan: Plan, built: Built, rows: list[dict], peak_mb: float, api: bool = False,
+          on_gpu: bool = False) -> dict[str, float]:
+    """The costs a team decides on; money only where the plan gives prices (the hour rate of the device
+    the run actually used)."""
     import numpy as np
 
     latency = [r["latency_ms"] for r in rows]
@@ -225,7 +227,7 @@ def costs(plan: Plan, built: Built, rows: list[dict], peak_mb: float, api: bool 
     if tokens:
         out["prompt_tokens"] = round(float(np.mean(tokens)), 1)
     prices = plan.prices
-    hour = prices.cpu_hour_usd if _device_name() == "cpu" else prices.gpu_hour_usd
+    hour = prices.gpu_hour_usd if on_gpu else prices.cpu_hour_usd
     if hour is not None:
         out["train_usd"] = round(built.train_seconds / 3600 * hour, 4)
         if not api:
@@ -233,10 +235,6 @@ def costs(plan: Plan, built: Built, rows: list[dict], peak_mb: float, api: bool 
     if api and prices.input_token_usd_per_1m is not None and tokens:
         out["usd_per_1k_queries"] = round(float(np.mean(tokens)) * prices.input_token_usd_per_1m / 1000, 4)
     return out
-
-
-def _device_name() -> str:
-    return "cuda" if _has_cuda() else "cpu"
 
 
 def probe_scores(generator, probes: Sequence[Example]) -> dict[str, float]:

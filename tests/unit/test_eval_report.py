@@ -60,3 +60,19 @@ def test_written_report_is_self_contained(tmp_path):
     assert "## Catastrophic forgetting" in md and "| head | 0.5 | 0.45 | 9 | 9.5 |" in md
     for name in ("quality_vs_cost", "loss_curves", "per_class_f1"):
         assert (tmp_path / "plots" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_money_uses_the_hour_rate_of_the_device_that_ran():
+    from core.schema import Plan, Prices
+    from eval.approaches import Built
+    from eval.runner import costs
+
+    plan = Plan(task="qa", train="t", eval="e", approaches=["lora"],
+                prices=Prices(cpu_hour_usd=0.1, gpu_hour_usd=2.0))
+    rows = [{"latency_ms": 360.0, "prompt_tokens": 10}, {"latency_ms": 360.0, "prompt_tokens": 20}]
+    built = Built(system=None, train_seconds=1800.0)
+    on_cpu = costs(plan, built, rows, peak_mb=100.0)
+    on_gpu = costs(plan, built, rows, peak_mb=100.0, on_gpu=True)
+    assert (on_cpu["train_usd"], on_gpu["train_usd"]) == (0.05, 1.0)
+    assert on_cpu["usd_per_1k_queries"] == 0.01  # 360 ms a query at $0.10/h, times 1000
+    assert on_cpu["prompt_tokens"] == 15.0 and on_cpu["latency_ms_p50"] == 360.0
