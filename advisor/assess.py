@@ -13,10 +13,10 @@ from datetime import date
 from pathlib import Path
 from typing import Callable, Sequence
 
-from advisor.estimate import CHUNK_TOKENS
-from advisor.records import CorpusProfile, DataProfile, TokenStats
-from core.data import Dataset, Example, load_corpus, load_dataset, text_sha256
-from core.errors import ModelError
+from tunewise.advisor.estimate import CHUNK_TOKENS
+from tunewise.advisor.records import CorpusProfile, DataProfile, TokenStats
+from tunewise.core.data import Dataset, Example, load_corpus, load_dataset, text_sha256
+from tunewise.core.errors import ModelError
 
 NEAR_THRESHOLD = 0.9
 NEAR_MAX_RECORDS = 20000        # pairwise similarity is quadratic; larger sets are checked on a prefix
@@ -36,7 +36,7 @@ def token_counter(model: str | None, fast: bool = False) -> tuple[Counter, str]:
     """(count function, description): the model's tokenizer, or the chars/4 estimate."""
     if fast or model is None:
         return estimate_counter, "estimate (chars/4)"
-    from core.models import model_dir
+    from tunewise.core.models import model_dir
 
     try:
         folder = Path(model_dir(model))
@@ -50,7 +50,7 @@ def token_counter(model: str | None, fast: bool = False) -> tuple[Counter, str]:
         tokenizer.no_padding()
         return (lambda texts: [len(e.ids) for e in tokenizer.encode_batch(texts, add_special_tokens=False)],
                 f"tokenizer:{model}")
-    from core.models import load_tokenizer
+    from tunewise.core.models import load_tokenizer
 
     slow = load_tokenizer(model)
     return (lambda texts: [len(ids) for ids in slow(texts, add_special_tokens=False)["input_ids"]],

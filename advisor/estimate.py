@@ -313,7 +313,7 @@ class Calibration:
 
 def calibrate(run, source: str) -> Calibration:
     """Compare a `core.schema.TrainingRun` with the estimate for the same method, size, shape and device."""
-    from core.errors import ConfigError
+    from tunewise.core.errors import ConfigError
 
     if run.method not in FLOPS_PER_PARAM_TOKEN or not run.total_params:
         raise ConfigError(f"{source}: cannot calibrate from method '{run.method}' without total_params")

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import yaml
 
-from advisor.assess import profile_corpus, profile_dataset
-from advisor.estimate import Calibration, calibrate
-from advisor.records import Answers, Recommendation
-from advisor.rules import RETRIEVAL, TUNED, recommend, workload
-from core.errors import ConfigError
-from core.files import atomic_write_text, claim_output
-from core.schema import ApiModel, ModelRef, Plan, Prices, TrainingRun
+from tunewise.advisor.assess import profile_corpus, profile_dataset
+from tunewise.advisor.estimate import Calibration, calibrate
+from tunewise.advisor.records import Answers, Recommendation
+from tunewise.advisor.rules import RETRIEVAL, TUNED, recommend, workload
+from tunewise.core.errors import ConfigError
+from tunewise.core.files import atomic_write_text, claim_output
+from tunewise.core.schema import ApiModel, ModelRef, Plan, Prices, TrainingRun
 
 # The advisor's five task kinds onto the three that `compare` evaluates.
 PLAN_TASK = {"classification": "classification", "extraction": "generation", "generation": "generation",

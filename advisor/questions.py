@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from pydantic import ValidationError
 
-from advisor.records import Answers
+from tunewise.advisor.records import Answers
 
 TRUE_WORDS = ("yes", "y", "true", "1")
 FALSE_WORDS = ("no", "n", "false", "0")
@@ -124,7 +124,7 @@ BY_KEY = {q.key: q for q in QUESTIONS}
 
 def parse_answers(values: dict[str, Any], source: str) -> dict[str, Any]:
     """Validate answers given as flags or YAML values, one key at a time, naming the key at fault."""
-    from core.errors import ConfigError
+    from tunewise.core.errors import ConfigError
 
     out: dict[str, Any] = {}
     for key, raw in values.items():
@@ -140,14 +140,14 @@ def parse_answers(values: dict[str, Any], source: str) -> dict[str, Any]:
 
 def answers_path() -> Path:
     """Where the questionnaire keeps its answers between runs, for resuming and editing."""
-    from core.files import app_home
+    from tunewise.core.files import app_home
 
     return app_home() / "answers.yaml"
 
 
 def read_answers_file(path: str | Path) -> dict[str, Any]:
     """An answers YAML (the questionnaire's own file or one written by hand), validated key by key."""
-    from core.config import read_yaml
+    from tunewise.core.config import read_yaml
 
     return parse_answers(read_yaml(path), str(path))
 
@@ -161,6 +161,6 @@ def save_answers(values: dict[str, Any]) -> Path:
     """Atomically, so an interrupted questionnaire never leaves a half-written file."""
     import yaml
 
-    from core.files import atomic_write_text
+    from tunewise.core.files import atomic_write_text
 
     return atomic_write_text(answers_path(), yaml.safe_dump(values, sort_keys=False))

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from core.schema import Approach, Record, Task
+from tunewise.core.schema import Approach, Record, Task
 
 KnowledgeChanges = Literal["never", "yearly", "monthly", "weekly", "daily"]
 ModelAccess = Literal["open-weights", "hub", "api-only", "api-finetune"]

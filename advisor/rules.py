@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from advisor.estimate import (
+from tunewise.advisor.estimate import (
     QUERY_TOKENS, Calibration, Estimate, Hardware, Workload, estimate_in_context, estimate_provider_tuning,
     estimate_tuned, shape_for,
 )
-from advisor.records import FAST_CHANGES, Answers, CorpusProfile, DataProfile, Profile, Ranked, Recommendation
-from core.schema import APPROACHES
+from tunewise.advisor.records import FAST_CHANGES, Answers, CorpusProfile, DataProfile, Profile, Ranked, Recommendation
+from tunewise.core.schema import APPROACHES
 
 IN_CONTEXT = ("zero-shot", "few-shot", "rag")
 TUNED = ("lora", "qlora", "full", "prompt-tuning", "head", "rag+lora")

@@ -24,7 +24,7 @@ def median_seconds(args: list[str], env: dict[str, str]) -> float:
     times = []
     for _ in range(RUNS):
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=ROOT, env=env, check=True,
+        subprocess.run([sys.executable, "-m", "tunewise.cli.main", *args], cwd=ROOT, env=env, check=True,
                        capture_output=True)
         times.append(time.perf_counter() - started)
     return statistics.median(times)

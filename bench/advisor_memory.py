@@ -14,7 +14,7 @@ import sys
 import time
 from datetime import date
 
-from core.device import peak_rss_mb
+from tunewise.core.device import peak_rss_mb
 
 BATCH, SEQ, STEPS = 4, 256, 3
 METHODS = ("lora", "full")
@@ -24,7 +24,7 @@ def train_steps(method: str, steps: int = STEPS, batch: int = BATCH, seq: int = 
     """Run `steps` AdamW steps in this process; return peak RSS and timings (needs torch)."""
     import torch
 
-    from core.models import load_causal_lm
+    from tunewise.core.models import load_causal_lm
 
     model, _ = load_causal_lm("smollm2-135m-instruct")
     if method == "lora":
@@ -56,7 +56,7 @@ def measure(method: str, steps: int = STEPS) -> dict:
 
 
 def main() -> None:
-    from advisor.estimate import Hardware, estimate_training
+    from tunewise.advisor.estimate import Hardware, estimate_training
 
     cpu = Hardware(gpu_memory_gb=0.0)
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f}, "

@@ -17,7 +17,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from core.data import Document
+from tunewise.core.data import Document
 
 EXAMPLES = Path(__file__).parents[1] / "examples" / "docs"
 N_DOCS, N_QUERY_CHUNKS, N_QUERIES, K = 100, 10_000, 200, 4
@@ -34,8 +34,8 @@ def corpus(n: int = N_DOCS) -> list[Document]:
 
 
 def bench_build_and_update(embedder, root: Path) -> dict:
-    from retrieval.index import open_index
-    from retrieval.ingest import Splitter
+    from tunewise.retrieval.index import open_index
+    from tunewise.retrieval.ingest import Splitter
 
     docs = corpus()
     chunks = Splitter(embedder.tokenizer, max_tokens=embedder.max_tokens).split_all(docs)
@@ -78,7 +78,7 @@ def _langchain_build(embedder, chunks, folder: Path) -> float:
 def bench_query(embedder, root: Path) -> dict:
     import numpy as np
 
-    from retrieval.index import open_index
+    from tunewise.retrieval.index import open_index
 
     index = open_index(path=root / "query", embedder=embedder, create=True)
     col = index._create()
@@ -105,7 +105,7 @@ def bench_query(embedder, root: Path) -> dict:
 
 
 def main() -> None:
-    from retrieval.embeddings import Embedder
+    from tunewise.retrieval.embeddings import Embedder
 
     # Other work on a shared CPU skews every number here: the load average is printed with the results.
     load_before = ", ".join(f"{v:.1f}" for v in os.getloadavg())

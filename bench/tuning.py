@@ -44,10 +44,10 @@ def throughput(data: Path, out: Path, steps: int, batch: int, seq: int) -> dict:
     from peft import LoraConfig, get_peft_model
     from transformers import Trainer, TrainingArguments
 
-    from core.models import load_causal_lm
-    from tuning import common, lora
-    from tuning.config import TuneConfig
-    from tuning.examples import PadCollator
+    from tunewise.core.models import load_causal_lm
+    from tunewise.tuning import common, lora
+    from tunewise.tuning.config import TuneConfig
+    from tunewise.tuning.examples import PadCollator
 
     config = TuneConfig(method="lora", model=MODEL, train=data, out=out / "ours", max_steps=steps,
                         batch_size=batch, max_seq_len=seq, save_steps=10_000, device="cpu", lr=2e-4)
@@ -87,7 +87,7 @@ def memory(sft: Path, cls: Path, out: Path, steps: int, batch: int, seq: int) ->
         method = name.split(" ")[0]
         data = cls if method == "head" else sft
         target = out / name.replace(" ", "_").replace("(", "").replace(")", "")
-        cmd = [sys.executable, "-m", "cli.main", "tune", "--method", method, "--train", str(data), "--out",
+        cmd = [sys.executable, "-m", "tunewise.cli.main", "tune", "--method", method, "--train", str(data), "--out",
                str(target), "--max-steps", str(steps), "--batch-size", str(batch), "--max-seq-len", str(seq),
                "--device", "cpu", "--json", *flags]
         done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)

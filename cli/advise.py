@@ -6,11 +6,11 @@ from typing import Any
 
 import click
 
-from advisor.questions import BY_KEY, QUESTIONS, Question, answers_path, read_answers_file, save_answers, saved_answers
-from cli.options import force_option, json_option, model_options, model_ref
-from cli.render import console, err_console, print_json, progress, table
-from core.errors import TunewiseError
-from core.files import claim_output
+from tunewise.advisor.questions import BY_KEY, QUESTIONS, Question, answers_path, read_answers_file, save_answers, saved_answers
+from tunewise.cli.options import force_option, json_option, model_options, model_ref
+from tunewise.cli.render import console, err_console, print_json, progress, table
+from tunewise.core.errors import TunewiseError
+from tunewise.core.files import claim_output
 
 ESTIMATE_COLUMNS = (("memory_gb", "memory GB"), ("train_hours", "train h"), ("train_cost_usd", "train $"),
                     ("latency_ms_per_query", "ms/query"), ("prompt_tokens_per_query", "prompt tok"))
@@ -61,8 +61,8 @@ def advise(answers_file, data, eval_path, corpus, corpus_next, eval_next, model,
     With no --answers and no answer flags, a questionnaire asks the questions (answers are saved and
     offered as defaults next time); otherwise the answers come from the file and flags (flags win).
     """
-    from advisor.plan import AdviceRequest, advise as run_advice, build_plan, write_plan
-    from advisor.records import Answers
+    from tunewise.advisor.plan import AdviceRequest, advise as run_advice, build_plan, write_plan
+    from tunewise.advisor.records import Answers
 
     given = {**(read_answers_file(answers_file) if answers_file else {}),
              **{k: v for k, v in flags.items() if v is not None}}
@@ -86,7 +86,7 @@ def advise(answers_file, data, eval_path, corpus, corpus_next, eval_next, model,
 
 def hardware_defaults() -> dict[str, Any]:
     """Detected GPU memory and RAM, offered as the defaults of the hardware questions."""
-    from core.device import gpu_inventory, system_memory_gb
+    from tunewise.core.device import gpu_inventory, system_memory_gb
 
     gpus = gpu_inventory()
     ram = system_memory_gb()
@@ -100,7 +100,7 @@ def hardware_defaults() -> dict[str, Any]:
 
 def questionnaire(given: dict[str, Any], is_api: bool) -> dict[str, Any]:
     """Ask every question (defaults: given > saved > detected > built-in), saving after each answer."""
-    from advisor.records import Answers
+    from tunewise.advisor.records import Answers
 
     defaults = {**Answers().model_dump(), **hardware_defaults(), **saved_answers(), **given}
     if is_api and "model_access" not in given:
@@ -169,7 +169,7 @@ def render_recommendation(rec) -> None:
 @json_option
 def assess(data, eval_path, corpus, previous, model, fast, max_seq_len, as_json) -> None:
     """Profile a dataset: size, tokens, labels, duplicates, leakage and volatility."""
-    from advisor.assess import profile_corpus, profile_dataset
+    from tunewise.advisor.assess import profile_corpus, profile_dataset
 
     if previous is not None and corpus is None:
         raise click.BadParameter("--previous needs --corpus (the current snapshot)", param_hint="--previous")

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import click
 
-from cli.index import index_kwargs, location_options
-from cli.options import json_option, model_options, model_ref
-from cli.render import console, print_json, table
+from tunewise.cli.index import index_kwargs, location_options
+from tunewise.cli.options import json_option, model_options, model_ref
+from tunewise.cli.render import console, print_json, table
 
 
 @click.command()
@@ -21,7 +21,7 @@ from cli.render import console, print_json, table
 def ask(question, index_dir, chroma_url, collection, embedder, k, model, api_base, api_key_env, adapter,
         max_new_tokens, show_context, as_json):
     """Answer QUESTION from the index with the configured model, citing the source documents."""
-    from retrieval.rag import ask as answer_question
+    from tunewise.retrieval.rag import ask as answer_question
 
     kwargs = index_kwargs(index_dir, chroma_url, collection, embedder)
     with console.status("Retrieving and generating...") if not as_json else _nothing():

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import click
 
-from cli.options import force_option, json_option
-from cli.render import console, print_json, progress, table
+from tunewise.cli.options import force_option, json_option
+from tunewise.cli.render import console, print_json, progress, table
 
 
 @click.command()
@@ -22,8 +22,8 @@ def compare(plan: Path, overrides: tuple[str, ...], out: Path, only: str | None,
     """Build, run and evaluate every approach of PLAN on the same eval examples; an interrupted run
     resumes where it stopped (finished approaches are kept). KEY=VALUE pairs override plan keys,
     e.g. tuning.max_steps=40 limit_eval=20."""
-    from eval.report import comparison_rows
-    from eval.runner import run_compare
+    from tunewise.eval.report import comparison_rows
+    from tunewise.eval.runner import run_compare
 
     names = [n.strip() for n in only.split(",") if n.strip()] if only else None
     with progress() as bar:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import click
 
-from cli.render import check_line, console
+from tunewise.cli.render import check_line, console
 
 
 @click.command()
 @click.option("--skip-models", is_flag=True, help="Do not load the bundled models (faster).")
 def doctor(skip_models: bool) -> None:
     """Check Python, torch/CUDA, memory, disk, the bundled models and Chroma."""
-    from core.doctor import run_checks
+    from tunewise.core.doctor import run_checks
 
     results = run_checks(load_models=not skip_models)
     for result in results:

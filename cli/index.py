@@ -5,8 +5,8 @@ from pathlib import Path
 
 import click
 
-from cli.options import force_option, json_option
-from cli.render import console, print_json, progress, table
+from tunewise.cli.options import force_option, json_option
+from tunewise.cli.render import console, print_json, progress, table
 
 
 def location_options(func):
@@ -43,7 +43,7 @@ def index() -> None:
 @json_option
 def build(corpus, index_dir, chroma_url, collection, embedder, chunk_tokens, chunk_overlap, force, as_json):
     """Index CORPUS; re-running an interrupted build finishes it."""
-    from retrieval.index import build_index
+    from tunewise.retrieval.index import build_index
 
     kwargs = index_kwargs(index_dir, chroma_url, collection, embedder)
     with progress(transient=True) as bar:
@@ -58,7 +58,7 @@ def build(corpus, index_dir, chroma_url, collection, embedder, chunk_tokens, chu
 @json_option
 def update(corpus, index_dir, chroma_url, collection, embedder, as_json):
     """Re-index only the documents of CORPUS that were added or changed; drop deleted ones."""
-    from retrieval.index import update_index
+    from tunewise.retrieval.index import update_index
 
     kwargs = index_kwargs(index_dir, chroma_url, collection, embedder)
     with progress(transient=True) as bar:
@@ -71,7 +71,7 @@ def update(corpus, index_dir, chroma_url, collection, embedder, as_json):
 @json_option
 def info(index_dir, chroma_url, collection, embedder, as_json):
     """Show what an index holds and how it was built."""
-    from retrieval.index import open_index
+    from tunewise.retrieval.index import open_index
 
     details = open_index(**index_kwargs(index_dir, chroma_url, collection, embedder)).info()
     if as_json:
@@ -86,9 +86,9 @@ def info(index_dir, chroma_url, collection, embedder, as_json):
 @json_option
 def evaluate(qa_file, index_dir, chroma_url, collection, embedder, k, as_json):
     """Retrieval quality (hit rate, MRR at k) on a QA file whose records name their source document."""
-    from core.data import load_dataset
-    from retrieval.index import open_index
-    from retrieval.quality import evaluate_retrieval
+    from tunewise.core.data import load_dataset
+    from tunewise.retrieval.index import open_index
+    from tunewise.retrieval.quality import evaluate_retrieval
 
     dataset = load_dataset(qa_file, format="qa")
     quality = evaluate_retrieval(open_index(**index_kwargs(index_dir, chroma_url, collection, embedder)), dataset, k)

@@ -7,19 +7,19 @@ import sys
 
 import click
 
-from core.errors import TunewiseError
+from tunewise.core.errors import TunewiseError
 
 # name -> "module:attribute"; a command's module is imported only when that command runs or is listed.
 COMMANDS: dict[str, str] = {
-    "doctor": "cli.doctor:doctor",
-    "advise": "cli.advise:advise",
-    "assess": "cli.advise:assess",
-    "compare": "cli.compare:compare",
-    "index": "cli.index:index",
-    "ask": "cli.ask:ask",
-    "serve": "cli.serve:serve",
-    "tune": "cli.tune:tune",
-    "export": "cli.tune:export",
+    "doctor": "tunewise.cli.doctor:doctor",
+    "advise": "tunewise.cli.advise:advise",
+    "assess": "tunewise.cli.advise:assess",
+    "compare": "tunewise.cli.compare:compare",
+    "index": "tunewise.cli.index:index",
+    "ask": "tunewise.cli.ask:ask",
+    "serve": "tunewise.cli.serve:serve",
+    "tune": "tunewise.cli.tune:tune",
+    "export": "tunewise.cli.tune:export",
 }
 
 
@@ -62,7 +62,7 @@ def _version() -> str:
 def cli(trust_remote_code: bool, allow_pickle: bool) -> None:
     """Should you fine-tune, or is prompting or retrieval enough? Tunewise advises, builds and
     compares the approaches on your own data."""
-    from core.models import set_offline_mode
+    from tunewise.core.models import set_offline_mode
 
     set_offline_mode()
     # Environment, not globals: launched training workers inherit the same choices.

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from core.schema import ApiModel, ModelRef
+from tunewise.core.schema import ApiModel, ModelRef
 
 force_option = click.option("--force", is_flag=True, help="Overwrite an existing output.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON for scripts.")

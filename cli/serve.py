@@ -5,7 +5,7 @@ import os
 
 import click
 
-from cli.render import err_console
+from tunewise.cli.render import err_console
 
 
 @click.command()
@@ -19,7 +19,7 @@ from cli.render import err_console
               help="Environment variable holding a bearer token that clients must send.")
 def serve(model, adapter, host, port, token_env):
     """Serve MODEL (with an optional adapter) for OpenAI-compatible clients until Ctrl-C."""
-    from retrieval.serve import start_server
+    from tunewise.retrieval.serve import start_server
 
     token = None
     if token_env is not None:

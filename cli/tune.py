@@ -5,8 +5,8 @@ from pathlib import Path
 
 import click
 
-from cli.options import force_option, json_option
-from cli.render import console, print_json, progress, table
+from tunewise.cli.options import force_option, json_option
+from tunewise.cli.render import console, print_json, progress, table
 
 METHOD_CHOICES = ("lora", "qlora", "full", "prompt-tuning", "head")
 
@@ -60,8 +60,8 @@ def tune(config_path, overrides, force, as_json, **flags) -> None:
 
     Extra KEY=VALUE arguments set any other config key, e.g. lora_dropout=0.1 warmup_ratio=0.1.
     """
-    from tuning import tune as run
-    from tuning.config import build_config
+    from tunewise.tuning import tune as run
+    from tunewise.tuning.config import build_config
 
     for key in ("resume", "auto"):
         flags[key] = flags[key] or None  # an absent flag must not override the YAML
@@ -93,7 +93,7 @@ def _render(run) -> None:
         ("train time (s)", run.train_seconds), ("peak memory (MB)", run.peak_memory_mb),
         ("output size (MB)", run.storage_mb), ("device", f"{run.device} {run.precision}"),
     ]
-    from tuning.search import load_trials
+    from tunewise.tuning.search import load_trials
 
     trials = load_trials(run.output_dir)
     if trials:
@@ -115,7 +115,7 @@ def export(source: Path, out: Path, merge: bool, force: bool) -> None:
     """Write a tuned LoRA adapter merged into its base model, as a plain safetensors model."""
     if not merge:
         raise click.UsageError("export writes a merged model; pass --merge")
-    from tuning.export import merge_adapter
+    from tunewise.tuning.export import merge_adapter
 
     with progress(transient=True) as bar:
         bar.add_task("merging", total=None, info=str(source))

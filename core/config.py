@@ -7,9 +7,9 @@ from typing import Any, Iterable, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from core.errors import ConfigError
-from core.files import atomic_write_text
-from core.schema import describe_validation_error
+from tunewise.core.errors import ConfigError
+from tunewise.core.files import atomic_write_text
+from tunewise.core.schema import describe_validation_error
 
 T = TypeVar("T", bound=BaseModel)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from core.errors import DataError
+from tunewise.core.errors import DataError
 
 # format -> (required fields, optional fields); detection tries them in this order.
 SHAPES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {

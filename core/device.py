@@ -11,7 +11,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-from core.errors import DeviceError
+from tunewise.core.errors import DeviceError
 
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 

@@ -7,10 +7,10 @@ import sys
 from dataclasses import dataclass
 from typing import Callable
 
-from core.device import gpu_inventory, system_memory_gb
-from core.errors import TunewiseError
-from core.files import app_home
-from core.models import BUNDLED, load_embedder, load_tokenizer, model_dir
+from tunewise.core.device import gpu_inventory, system_memory_gb
+from tunewise.core.errors import TunewiseError
+from tunewise.core.files import app_home
+from tunewise.core.models import BUNDLED, load_embedder, load_tokenizer, model_dir
 
 
 @dataclass(frozen=True)

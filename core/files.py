@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from core.errors import OutputExistsError
+from tunewise.core.errors import OutputExistsError
 
 
 def app_home() -> Path:

@@ -12,9 +12,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.errors import ModelError
-from core.files import app_home, staged_dir
-from core.schema import ApiModel, ModelRef
+from tunewise.core.errors import ModelError
+from tunewise.core.files import app_home, staged_dir
+from tunewise.core.schema import ApiModel, ModelRef
 
 CONVERSION_MARKER = "tunewise-source.json"
 
@@ -143,7 +143,7 @@ def model_dir(ref: ModelRef | ResolvedModel) -> str:
 
 
 def _short_hash(path: Path) -> str:
-    from core.data import text_sha256
+    from tunewise.core.data import text_sha256
 
     stat = path.stat()
     return text_sha256(f"{path}:{stat.st_size}:{stat.st_mtime_ns}")[:10]

@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from core.errors import ConfigError
-from core.files import atomic_write_text
+from tunewise.core.errors import ConfigError
+from tunewise.core.files import atomic_write_text
 
 TASKS = ("classification", "extraction", "generation", "qa", "style")
 APPROACHES = (

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from core.data import Dataset, Document, Example
-from core.errors import ConfigError
-from core.files import folder_mb
-from core.schema import Plan, TrainingRun
+from tunewise.core.data import Dataset, Document, Example
+from tunewise.core.errors import ConfigError
+from tunewise.core.files import folder_mb
+from tunewise.core.schema import Plan, TrainingRun
 
 SYSTEM_PROMPTS = {
     "qa": "Answer the question in a few words.",
@@ -144,7 +144,7 @@ class Workspace:
 
     def generator(self, ref=None):
         """The base model's generator (or the API model's), loaded once."""
-        from retrieval.generate import make_generator
+        from tunewise.retrieval.generate import make_generator
 
         ref = ref if ref is not None else self.plan.model
         key = f"generator:{ref!r}"
@@ -153,7 +153,7 @@ class Workspace:
         return self._cache[key]
 
     def embedder(self):
-        from retrieval.embeddings import Embedder
+        from tunewise.retrieval.embeddings import Embedder
 
         if "embedder" not in self._cache:
             self._cache["embedder"] = Embedder(self.plan.embedder)
@@ -190,14 +190,14 @@ class Workspace:
         return self._cache["drift_index"]
 
     def _open_index(self, name: str):
-        from retrieval.index import ChromaIndex, open_client
+        from tunewise.retrieval.index import ChromaIndex, open_client
 
         on_progress = lambda done, total: self.progress(f"{name}: embed", done, total)  # noqa: E731
         return ChromaIndex(self.embedder(), open_client(self.out / name, create=True), on_progress=on_progress)
 
     def tune(self, method: str, task: str) -> TrainingRun:
         """Train once into OUT/models/METHOD; a completed run there is reused, a broken one restarted."""
-        from tuning import run_tuning
+        from tunewise.tuning import run_tuning
 
         out = self.out / "models" / method
         if (out / "run.json").is_file():
@@ -214,7 +214,7 @@ def _index_complete(index) -> bool:
 
 def tune_config(plan: Plan, method: str, task: str, out: Path, system: str):
     """The plan's shared `tuning:` keys, then its per-approach block, over what this comparison fixes."""
-    from tuning.config import TuneConfig
+    from tunewise.tuning.config import TuneConfig
 
     shared = {k: v for k, v in plan.tuning.items() if k not in APPROACHES}
     own = plan.tuning.get(method) or {}
@@ -223,7 +223,7 @@ def tune_config(plan: Plan, method: str, task: str, out: Path, system: str):
     try:
         return TuneConfig.model_validate(data)
     except ValueError as exc:
-        from core.schema import describe_validation_error
+        from tunewise.core.schema import describe_validation_error
 
         raise ConfigError(f"plan 'tuning' for {method}: {describe_validation_error(exc)}") from None
 
@@ -239,7 +239,7 @@ def build_zero_shot(ws: Workspace, model=None) -> Built:
 
 
 def build_few_shot(ws: Workspace, model=None) -> Built:
-    from retrieval.fewshot import ExampleSelector, fewshot_messages
+    from tunewise.retrieval.fewshot import ExampleSelector, fewshot_messages
 
     generator = ws.generator(model)
     selector = ExampleSelector(ws.train.examples, embedder=ws.embedder(), seed=ws.plan.seed)
@@ -253,7 +253,7 @@ def build_few_shot(ws: Workspace, model=None) -> Built:
 
 
 def rag_messages_for(ws: Workspace, generator, index):
-    from retrieval.rag import RAG_SYSTEM, rag_messages, sources_of
+    from tunewise.retrieval.rag import RAG_SYSTEM, rag_messages, sources_of
 
     system = f"{RAG_SYSTEM}\n\n{ws.system}"     # the task's own instruction, as every approach gets it
     budget = generator.context_length - ws.max_new_tokens
@@ -276,7 +276,7 @@ def build_rag(ws: Workspace, model=None) -> Built:
 
 
 def _tuned_generator(ws: Workspace, method: str, run: TrainingRun):
-    from retrieval.generate import make_generator
+    from tunewise.retrieval.generate import make_generator
 
     folder = ws.out / "models" / method
     if method == "full":
@@ -306,7 +306,7 @@ def build_tuned(method: str):
 
 
 def build_head(ws: Workspace) -> Built:
-    from tuning.head import load_classifier
+    from tunewise.tuning.head import load_classifier
 
     run = ws.tune("head", "classification")
     built = Built(ClassifierSystem(load_classifier(ws.out / "models" / "head")))

@@ -99,7 +99,7 @@ def perplexity(logprobs: Iterable[tuple[float, int]]) -> float | None:
 def retrieval_metrics(sources: Sequence[str], retrieved: Sequence[Sequence[str]]) -> dict[str, float]:
     """Hit rate (the answer's document among those retrieved) and MRR (1 / its rank), as `index eval`
     computes them."""
-    from retrieval.quality import hit_rate_and_mrr
+    from tunewise.retrieval.quality import hit_rate_and_mrr
 
     _check_lengths(sources, retrieved)
     hit_rate, mrr = hit_rate_and_mrr(retrieved, sources, k=max(len(r) for r in retrieved) or 1)

@@ -12,9 +12,9 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from core.files import atomic_write_text, write_json
-from core.schema import Plan
-from eval.metrics import LOWER_IS_BETTER, METRIC_KEYS, PRIMARY
+from tunewise.core.files import atomic_write_text, write_json
+from tunewise.core.schema import Plan
+from tunewise.eval.metrics import LOWER_IS_BETTER, METRIC_KEYS, PRIMARY
 
 COST_KEYS = ("train_seconds", "peak_memory_mb", "latency_ms_p50", "latency_ms_p95", "prompt_tokens", "storage_mb",
              "train_usd", "usd_per_1k_queries")
@@ -75,7 +75,7 @@ def disagreement(approaches: dict[str, dict], primary: str, winner: str, advised
 
 
 def machine() -> dict[str, Any]:
-    from core.device import gpu_inventory
+    from tunewise.core.device import gpu_inventory
 
     gpus = gpu_inventory()
     return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),

@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from core.config import load_config
-from core.data import Dataset, Document, Example, check_eval_labels, load_corpus, load_dataset
-from core.device import rss_mb
-from core.errors import ConfigError, DataError, DeviceError, OutputExistsError
-from core.files import claim_output, read_json, write_json
-from core.schema import Plan
-from eval import metrics
-from eval.approaches import API_PREFIX, SYSTEM_PROMPTS, Built, LLMSystem, Progress, Workspace, rag_messages_for, spec_for
+from tunewise.core.config import load_config
+from tunewise.core.data import Dataset, Document, Example, check_eval_labels, load_corpus, load_dataset
+from tunewise.core.device import rss_mb
+from tunewise.core.errors import ConfigError, DataError, DeviceError, OutputExistsError
+from tunewise.core.files import claim_output, read_json, write_json
+from tunewise.core.schema import Plan
+from tunewise.eval import metrics
+from tunewise.eval.approaches import API_PREFIX, SYSTEM_PROMPTS, Built, LLMSystem, Progress, Workspace, rag_messages_for, spec_for
 
 PROBES = Path(__file__).parent / "probes" / "general.jsonl"
 PREDICT_BATCH = 8
@@ -65,7 +65,7 @@ def validate(plan_path: str | Path, only: Sequence[str] | None = None, overrides
         raise DeviceError(f"approach '{gpu}' needs a CUDA GPU and none is available; remove it from the plan")
     _check_tuning(plan, names)
     if any(n.startswith(API_PREFIX) for n in names):
-        from core.models import api_key
+        from tunewise.core.models import api_key
 
         api_key(plan.api_model)
     corpus = load_corpus(plan.corpus) if plan.corpus else None
@@ -99,7 +99,7 @@ def _check_task(plan: Plan, train: Dataset, evaluation: Dataset) -> None:
 
 
 def _check_tuning(plan: Plan, names: list[str]) -> None:
-    from eval.approaches import APPROACHES, tune_config
+    from tunewise.eval.approaches import APPROACHES, tune_config
 
     for key, value in plan.tuning.items():
         if key in APPROACHES and not isinstance(value, dict):
@@ -110,7 +110,7 @@ def _check_tuning(plan: Plan, names: list[str]) -> None:
 
 
 def _has_cuda() -> bool:
-    from core.device import gpu_inventory
+    from tunewise.core.device import gpu_inventory
 
     return bool(gpu_inventory())
 
@@ -137,7 +137,7 @@ def run_compare(plan_path: str | Path, out: str | Path, force: bool = False, onl
                 max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, progress: Progress | None = None,
                 overrides: Sequence[str] = ()) -> dict[str, Any]:
     """Run (or resume) the comparison and write results.json, report.md and report.html into `out`."""
-    from eval.report import assemble_results, write_report
+    from tunewise.eval.report import assemble_results, write_report
 
     inputs = validate(plan_path, only, overrides)
     out = Path(out)
@@ -156,7 +156,7 @@ def run_compare(plan_path: str | Path, out: str | Path, force: bool = False, onl
 
 
 def _device():
-    from core.device import choose_device
+    from tunewise.core.device import choose_device
 
     return choose_device()
 
@@ -285,7 +285,7 @@ def drift(ws: Workspace, name: str, built: Built, inputs: Inputs) -> dict[str, A
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     import json
 
-    from core.files import atomic_write_text
+    from tunewise.core.files import atomic_write_text
 
     return atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 

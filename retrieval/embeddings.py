@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from core.models import DEFAULT_EMBEDDER, load_embedder, resolve_model
+from tunewise.core.models import DEFAULT_EMBEDDER, load_embedder, resolve_model
 
 DEFAULT_BATCH = 64
 

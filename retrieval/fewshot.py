@@ -6,8 +6,8 @@ from __future__ import annotations
 import random
 from typing import Callable, Sequence
 
-from core.data import Example
-from core.errors import ConfigError
+from tunewise.core.data import Example
+from tunewise.core.errors import ConfigError
 
 Conversation = list[dict[str, str]]
 STRATEGIES = ("similar", "random")

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from core.errors import ModelError
-from core.models import api_key, check_safetensors, load_causal_lm, resolve_model
-from core.schema import ApiModel, ModelRef
+from tunewise.core.errors import ModelError
+from tunewise.core.models import api_key, check_safetensors, load_causal_lm, resolve_model
+from tunewise.core.schema import ApiModel, ModelRef
 
 Conversation = list[dict[str, str]]
 CHARS_PER_TOKEN = 4          # a rough count for API models, whose tokenizer we do not have

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Callable, Sequence
 from urllib.parse import urlparse
 
-from core.data import Document
-from core.errors import DataError, TunewiseError
-from retrieval.embeddings import Embedder
-from retrieval.ingest import (
+from tunewise.core.data import Document
+from tunewise.core.errors import DataError, TunewiseError
+from tunewise.retrieval.embeddings import Embedder
+from tunewise.retrieval.ingest import (
     DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, SPECIAL_TOKENS, Chunk, Splitter, document_hash, load_documents,
 )
 

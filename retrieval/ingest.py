@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from core.data import Document, load_corpus, text_sha256
-from core.errors import ConfigError
+from tunewise.core.data import Document, load_corpus, text_sha256
+from tunewise.core.errors import ConfigError
 
 DEFAULT_CHUNK_TOKENS = 200   # MiniLM truncates at 256 tokens, two of which are [CLS] and [SEP]
 DEFAULT_CHUNK_OVERLAP = 32

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from core.data import Dataset
-from core.errors import DataError
-from core.schema import Record
+from tunewise.core.data import Dataset
+from tunewise.core.errors import DataError
+from tunewise.core.schema import Record
 
 
 class RetrievalQuality(Record):

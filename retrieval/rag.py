@@ -7,10 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from core.data import Example
-from core.errors import TunewiseError
-from retrieval.generate import Generation
-from retrieval.index import Hit
+from tunewise.core.data import Example
+from tunewise.core.errors import TunewiseError
+from tunewise.retrieval.generate import Generation
+from tunewise.retrieval.index import Hit
 
 Conversation = list[dict[str, str]]
 RAG_SYSTEM = (
@@ -87,8 +87,8 @@ def answer(question: str, index, generator, k: int = 4, max_new_tokens: int = 12
 
 def ask(question: str, model, adapter=None, k: int = 4, max_new_tokens: int = 128, **index_options) -> Answer:
     """`tunewise ask`: open the index (failing fast if it is missing), load the generator, answer."""
-    from retrieval.generate import make_generator
-    from retrieval.index import open_index
+    from tunewise.retrieval.generate import make_generator
+    from tunewise.retrieval.index import open_index
 
     if not question.strip():
         raise TunewiseError("the question is empty")

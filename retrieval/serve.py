@@ -12,7 +12,7 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from core.errors import TunewiseError
+from tunewise.core.errors import TunewiseError
 
 MAX_BODY = 2_000_000
 DEFAULT_MAX_TOKENS = 128
@@ -137,7 +137,7 @@ def is_loopback(host: str) -> bool:
 def start_server(model: str, adapter=None, host: str = "127.0.0.1", port: int = 8000,
                  token: str | None = None) -> ChatServer:
     """Load the model and bind; beyond loopback a bearer token is required, so nobody serves it open."""
-    from retrieval.generate import LocalGenerator
+    from tunewise.retrieval.generate import LocalGenerator
 
     if not is_loopback(host) and token is None:
         raise TunewiseError(f"serving on {host} (not loopback) needs a bearer token; pass --token-env VAR")

@@ -73,7 +73,7 @@ def invoke(args: list[str], input: str | None = None):
     """Run the real CLI in-process, as a user would from a shell."""
     from click.testing import CliRunner
 
-    from cli.main import cli
+    from tunewise.cli.main import cli
 
     return CliRunner().invoke(cli, args, input=input)
 

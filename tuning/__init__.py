@@ -4,13 +4,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
-    from core.schema import TrainingRun
-    from tuning.config import TuneConfig
+    from tunewise.core.schema import TrainingRun
+    from tunewise.tuning.config import TuneConfig
 
 
 def run_tuning(config: "TuneConfig", progress: Callable | None = None) -> "TrainingRun":
     """Train `config.method` (lora, qlora, full, prompt-tuning, head); writes OUT/run.json and returns it."""
-    from tuning.common import run_tuning as run
+    from tunewise.tuning.common import run_tuning as run
 
     return run(config, progress)
 
@@ -18,11 +18,11 @@ def run_tuning(config: "TuneConfig", progress: Callable | None = None) -> "Train
 def tune(config: "TuneConfig", progress: Callable | None = None) -> "TrainingRun":
     """What `tunewise tune` does: launch `nproc` processes, or search first (`auto`), or train."""
     if config.nproc > 1:
-        from tuning.launch import launch
+        from tunewise.tuning.launch import launch
 
         return launch(config)
     if config.auto:
-        from tuning.search import search_and_train
+        from tunewise.tuning.search import search_and_train
 
         return search_and_train(config, progress)
     return run_tuning(config, progress)

@@ -17,15 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from core.config import save_config
-from core.data import Dataset, check_eval_labels, file_sha256, load_dataset
-from core.device import peak_rss_mb, rss_mb
-from core.errors import ConfigError, DataError
-from core.files import claim_output, folder_mb
-from core.models import resolve_model
-from core.schema import LossPoint, TrainingRun
-from tuning.config import TuneConfig
-from tuning.examples import EpochLengthSampler, PadCollator, encode_classification, encode_sft
+from tunewise.core.config import save_config
+from tunewise.core.data import Dataset, check_eval_labels, file_sha256, load_dataset
+from tunewise.core.device import peak_rss_mb, rss_mb
+from tunewise.core.errors import ConfigError, DataError
+from tunewise.core.files import claim_output, folder_mb
+from tunewise.core.models import resolve_model
+from tunewise.core.schema import LossPoint, TrainingRun
+from tunewise.tuning.config import TuneConfig
+from tunewise.tuning.examples import EpochLengthSampler, PadCollator, encode_classification, encode_sft
 
 # method name -> module with `run(config, progress) -> TrainingRun`; explicit, never discovered.
 METHOD_MODULES: dict[str, str] = {}
@@ -40,11 +40,11 @@ def register_method(name: str, module: str) -> None:
     METHOD_MODULES[name] = module
 
 
-register_method("lora", "tuning.lora")
-register_method("qlora", "tuning.lora")
-register_method("full", "tuning.full")
-register_method("prompt-tuning", "tuning.prompt")
-register_method("head", "tuning.head")
+register_method("lora", "tunewise.tuning.lora")
+register_method("qlora", "tunewise.tuning.lora")
+register_method("full", "tunewise.tuning.full")
+register_method("prompt-tuning", "tunewise.tuning.prompt")
+register_method("head", "tunewise.tuning.head")
 
 
 def run_tuning(config: TuneConfig, progress: Callable | None = None) -> TrainingRun:
@@ -97,7 +97,7 @@ def start(config: TuneConfig, preflight: Callable[[TuneConfig, Any], None] | Non
     """Validate data, device and output before anything is written, then claim the output folder."""
     from transformers.utils import logging as hf_logging
 
-    from core.device import choose_device
+    from tunewise.core.device import choose_device
 
     hf_logging.disable_progress_bar()  # the CLI shows its own progress on stderr
     # peft probes a property that transformers 5 deprecates; the warning is theirs, not the user's.
@@ -265,7 +265,7 @@ def finish(ctx: Context, trainer, collator: PadCollator, save: Callable[[Path], 
             os.replace(item, target)
         stage.rmdir()
         if digest is not None:
-            from core.files import write_json
+            from tunewise.core.files import write_json
 
             write_json(ctx.out / "ranks.json", {"world_size": ctx.world_size, "weights_sha256": digest})
         run = _training_run(ctx, trainer, collator)

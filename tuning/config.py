@@ -6,9 +6,9 @@ from typing import Any, Iterable, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from core.config import merge, parse_overrides, read_yaml
-from core.errors import ConfigError
-from core.schema import Record, describe_validation_error
+from tunewise.core.config import merge, parse_overrides, read_yaml
+from tunewise.core.errors import ConfigError
+from tunewise.core.schema import Record, describe_validation_error
 
 METHODS = ("lora", "qlora", "full", "prompt-tuning", "head")
 Method = Literal["lora", "qlora", "full", "prompt-tuning", "head"]

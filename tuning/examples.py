@@ -2,8 +2,8 @@
 own longest example (with length-grouped batches, that removes nearly all padding compute)."""
 from __future__ import annotations
 
-from core.data import Dataset, Example
-from core.errors import DataError
+from tunewise.core.data import Dataset, Example
+from tunewise.core.errors import DataError
 
 IGNORE = -100  # label value the loss skips
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.errors import ConfigError, ModelError
-from core.files import claim_output, read_json, staged_dir
-from core.models import check_safetensors, load_causal_lm, model_dir
-from tuning.head import CLASSIFIER_FILE, load_sequence_classifier, write_classifier_info
+from tunewise.core.errors import ConfigError, ModelError
+from tunewise.core.files import claim_output, read_json, staged_dir
+from tunewise.core.models import check_safetensors, load_causal_lm, model_dir
+from tunewise.tuning.head import CLASSIFIER_FILE, load_sequence_classifier, write_classifier_info
 
 
 def merge_adapter(source: str | Path, out: str | Path, force: bool = False) -> Path:

@@ -8,12 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from core.errors import ConfigError
-from core.models import load_causal_lm, model_dir
-from core.schema import TrainingRun
-from tuning import common
-from tuning.config import TuneConfig
-from tuning.head import load_sequence_classifier, write_classifier_info
+from tunewise.core.errors import ConfigError
+from tunewise.core.models import load_causal_lm, model_dir
+from tunewise.core.schema import TrainingRun
+from tunewise.tuning import common
+from tunewise.tuning.config import TuneConfig
+from tunewise.tuning.head import load_sequence_classifier, write_classifier_info
 
 
 def run(config: TuneConfig, progress: Callable | None = None) -> TrainingRun:

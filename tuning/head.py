@@ -9,12 +9,12 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from core.errors import ModelError
-from core.files import read_json, write_json
-from core.models import check_safetensors, load_policy, load_tokenizer, model_dir
-from core.schema import TrainingRun
-from tuning import common
-from tuning.config import TuneConfig
+from tunewise.core.errors import ModelError
+from tunewise.core.files import read_json, write_json
+from tunewise.core.models import check_safetensors, load_policy, load_tokenizer, model_dir
+from tunewise.core.schema import TrainingRun
+from tunewise.tuning import common
+from tunewise.tuning.config import TuneConfig
 
 CLASSIFIER_FILE = "classifier.json"   # label mapping and how to rebuild the model, beside the weights
 HEAD_WEIGHTS = "head.safetensors"

@@ -12,10 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from core.config import save_config
-from core.errors import ConfigError, DeviceError, TunewiseError
-from core.schema import TrainingRun
-from tuning.config import TuneConfig
+from tunewise.core.config import save_config
+from tunewise.core.errors import ConfigError, DeviceError, TunewiseError
+from tunewise.core.schema import TrainingRun
+from tunewise.tuning.config import TuneConfig
 
 LAUNCH_FILE = "launch.yaml"
 ACCELERATE_CONFIGS = Path(__file__).parent / "configs" / "accelerate"
@@ -23,12 +23,12 @@ ACCELERATE_CONFIGS = Path(__file__).parent / "configs" / "accelerate"
 
 def launch(config: TuneConfig) -> TrainingRun:
     """Run `config` on `nproc` processes per node and return rank 0's `run.json`."""
-    from tuning.common import RUN_FILE, _claim
-    from tuning.lora import preflight
+    from tunewise.tuning.common import RUN_FILE, _claim
+    from tunewise.tuning.lora import preflight
 
     if config.train is None or config.out is None:
         raise ConfigError("a tuning run needs 'train' (a data file) and 'out' (an output folder)")
-    from core.device import choose_device
+    from tunewise.core.device import choose_device
 
     device = choose_device(config.device, config.precision)
     preflight(config, device)
@@ -50,7 +50,7 @@ def launch(config: TuneConfig) -> TrainingRun:
 def launch_command(config: TuneConfig, spec: Path) -> list[str]:
     """The torchrun or `accelerate launch` command line; the worker is this module's `main`."""
     port = str(config.master_port or _free_port())
-    worker = ["-m", "tuning.launch", str(spec)]
+    worker = ["-m", "tunewise.tuning.launch", str(spec)]
     if config.launcher == "torchrun":
         return [
             sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={config.nproc}",
@@ -76,8 +76,8 @@ def _free_port() -> int:
 
 def main(spec: str) -> int:
     """One rank: load the launcher's resolved config and train; user errors are one line, exit 1."""
-    from core.config import load_config
-    from tuning.common import run_tuning
+    from tunewise.core.config import load_config
+    from tunewise.tuning.common import run_tuning
 
     try:
         config = load_config(TuneConfig, spec)

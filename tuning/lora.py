@@ -9,12 +9,12 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from core.errors import DeviceError
-from core.models import load_causal_lm, load_policy, model_dir
-from core.schema import TrainingRun
-from tuning import common
-from tuning.config import TuneConfig
-from tuning.head import load_sequence_classifier, write_classifier_info
+from tunewise.core.errors import DeviceError
+from tunewise.core.models import load_causal_lm, load_policy, model_dir
+from tunewise.core.schema import TrainingRun
+from tunewise.tuning import common
+from tunewise.tuning.config import TuneConfig
+from tunewise.tuning.head import load_sequence_classifier, write_classifier_info
 
 
 def run(config: TuneConfig, progress: Callable | None = None) -> TrainingRun:
@@ -64,7 +64,7 @@ def _load_4bit(ctx: common.Context):
     from peft import prepare_model_for_kbit_training
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
-    from core.models import load_tokenizer
+    from tunewise.core.models import load_tokenizer
 
     quant = BitsAndBytesConfig(
         load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,

@@ -7,10 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from core.models import load_causal_lm
-from core.schema import TrainingRun
-from tuning import common
-from tuning.config import TuneConfig
+from tunewise.core.models import load_causal_lm
+from tunewise.core.schema import TrainingRun
+from tunewise.tuning import common
+from tunewise.tuning.config import TuneConfig
 
 
 def run(config: TuneConfig, progress: Callable | None = None) -> TrainingRun:

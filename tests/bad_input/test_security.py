@@ -32,7 +32,7 @@ def test_pickle_weights_are_refused_without_opt_in(tiny_model, tmp_path):
 
 
 def test_remote_code_is_off_unless_asked(tiny_model, tmp_path, monkeypatch):
-    from core.models import load_policy
+    from tunewise.core.models import load_policy
 
     assert load_policy() == {"trust_remote_code": False, "use_safetensors": True}
     invoke(["--trust-remote-code", "doctor", "--skip-models"])

@@ -7,7 +7,7 @@ import sys
 
 import yaml
 
-from core.schema import Plan
+from tunewise.core.schema import Plan
 from tests.fakes import invoke, write_jsonl
 
 # The questionnaire's questions in order, for an open-weights model without a GPU (the GPU-price and
@@ -106,7 +106,7 @@ def test_advise_with_files_writes_a_runnable_plan(tmp_path):
     plan = Plan.model_validate(yaml.safe_load(plan_path.read_text(encoding="utf-8")))
     assert plan.approaches[0] == "zero-shot" and plan.recommendation == "rag+lora"
     assert plan.resolve_paths(plan_path.parent).eval == evaluation.resolve()
-    from eval.runner import validate  # the contract: compare accepts the plan as written
+    from tunewise.eval.runner import validate  # the contract: compare accepts the plan as written
 
     assert validate(plan_path).names == plan.approaches
     again = invoke(args + ["--force"])
@@ -141,7 +141,7 @@ def test_assess_table_and_json(tmp_path):
 
 def test_advise_from_answers_imports_no_heavy_library(tmp_path):
     (tmp_path / "a.yaml").write_text("task: style\nlabelled_examples: 300\n", encoding="utf-8")
-    code = ("import sys\nfrom click.testing import CliRunner\nfrom cli.main import cli\n"
+    code = ("import sys\nfrom click.testing import CliRunner\nfrom tunewise.cli.main import cli\n"
             f"r = CliRunner().invoke(cli, ['advise', '--answers', {str(tmp_path / 'a.yaml')!r}, '--json'])\n"
             "assert r.exit_code == 0, r.output\n"
             "print(','.join(m for m in ('torch', 'transformers', 'chromadb', 'peft') if m in sys.modules))")

@@ -3,14 +3,14 @@ import sys
 
 from click.testing import CliRunner
 
-from cli.main import COMMANDS, cli
+from tunewise.cli.main import COMMANDS, cli
 
 HEAVY = ("torch", "transformers", "chromadb", "sentence_transformers", "peft")
 
 
 def test_help_imports_no_heavy_library():
     code = (
-        "import sys\nfrom click.testing import CliRunner\nfrom cli.main import cli\n"
+        "import sys\nfrom click.testing import CliRunner\nfrom tunewise.cli.main import cli\n"
         "r = CliRunner().invoke(cli, ['--help'])\nassert r.exit_code == 0, r.output\n"
         f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     )
@@ -46,5 +46,5 @@ def test_doctor_without_loading_models():
 
 def test_console_script_turns_errors_into_one_line(tmp_path):
     """The real entry point: a user error is one line on stderr and a non-zero exit."""
-    out = subprocess.run([sys.executable, "-m", "cli.main", "doctor", "--bogus"], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "tunewise.cli.main", "doctor", "--bogus"], capture_output=True, text=True)
     assert out.returncode == 2 and "Traceback" not in out.stderr

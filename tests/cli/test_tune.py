@@ -9,7 +9,7 @@ ROWS = [{"instruction": "Name the capital of France.", "input": str(i), "output"
 def test_tune_json_is_clean_on_stdout_and_export_merges(tiny_model, tmp_path):
     from click.testing import CliRunner
 
-    from cli.main import cli
+    from tunewise.cli.main import cli
 
     data = write_jsonl(tmp_path / "alpaca.jsonl", ROWS)
     out = tmp_path / "out"

@@ -5,14 +5,14 @@ import sys
 
 import pytest
 
-from core.errors import ModelError
-from core.models import CONVERSION_MARKER, check_safetensors, load_causal_lm, model_dir, resolve_model
+from tunewise.core.errors import ModelError
+from tunewise.core.models import CONVERSION_MARKER, check_safetensors, load_causal_lm, model_dir, resolve_model
 
 
 @pytest.mark.slow
 def test_smollm2_converts_once_and_answers_a_chat_prompt():
     # Two processes convert at once (concurrent first uses): both must end with one complete copy.
-    code = "from core.models import model_dir; print(model_dir('smollm2-135m-instruct'))"
+    code = "from tunewise.core.models import model_dir; print(model_dir('smollm2-135m-instruct'))"
     procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(2)]
     folders = [p.communicate(timeout=300)[0].strip() for p in procs]
     assert all(p.returncode == 0 for p in procs)
@@ -31,7 +31,7 @@ def test_smollm2_converts_once_and_answers_a_chat_prompt():
 
 @pytest.mark.slow
 def test_minilm_embeds_offline():
-    from core.models import load_embedder
+    from tunewise.core.models import load_embedder
 
     vectors = load_embedder("minilm-l6").encode(["refund policy", "how do I get my money back", "volcano"])
     assert vectors.shape == (3, 384)

@@ -7,7 +7,7 @@ from tests.component.test_eval_runner import EXAMPLE
 
 @pytest.mark.slow
 def test_rag_beats_zero_shot_on_the_document_questions(tmp_path):
-    from eval.runner import run_compare
+    from tunewise.eval.runner import run_compare
 
     plan = {"task": "qa", "train": str(EXAMPLE / "qa-train.jsonl"), "eval": str(EXAMPLE / "qa-eval.jsonl"),
             "corpus": str(EXAMPLE / "docs"), "approaches": ["zero-shot", "rag"], "limit_eval": 8}

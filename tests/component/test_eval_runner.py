@@ -51,7 +51,7 @@ def read_rows(path: Path) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def qa_run(tiny_model, tmp_path_factory):
-    from eval.runner import run_compare
+    from tunewise.eval.runner import run_compare
 
     root = tmp_path_factory.mktemp("qa")
     stages = []
@@ -103,7 +103,7 @@ def test_every_number_is_recomputable_from_predictions(qa_run):
     from rouge_score import rouge_scorer
     from sklearn.metrics import accuracy_score
 
-    from eval.metrics import SquadTokenizer, normalize_answer
+    from tunewise.eval.metrics import SquadTokenizer, normalize_answer
 
     out, results, _ = qa_run
     scorer = rouge_scorer.RougeScorer(["rouge1"], tokenizer=SquadTokenizer())
@@ -125,7 +125,7 @@ def test_every_number_is_recomputable_from_predictions(qa_run):
 def test_classification_scores_labels_by_likelihood(tiny_model, tmp_path):
     from sklearn.metrics import accuracy_score, f1_score
 
-    from eval.runner import run_compare
+    from tunewise.eval.runner import run_compare
 
     approaches = ["zero-shot", "few-shot", "lora", "full", "head"]
     results = run_compare(write_plan(tmp_path, tiny_model, task="classification", approaches=approaches),
@@ -147,7 +147,7 @@ def test_classification_scores_labels_by_likelihood(tiny_model, tmp_path):
 
 
 def test_resume_skips_finished_approaches(tiny_model, tmp_path):
-    from eval.runner import run_compare
+    from tunewise.eval.runner import run_compare
 
     plan = write_plan(tmp_path, tiny_model, task="classification", approaches=["zero-shot", "head"])
     out = tmp_path / "out"
@@ -166,7 +166,7 @@ def test_resume_after_kill_9(tiny_model, tmp_path):
     """A real SIGKILL mid-run: the rerun keeps the finished approach and completes the rest."""
     plan = write_plan(tmp_path, tiny_model, task="classification", approaches=["zero-shot", "few-shot", "head"])
     out = tmp_path / "out"
-    code = f"from eval.runner import run_compare; run_compare({str(plan)!r}, {str(out)!r})"
+    code = f"from tunewise.eval.runner import run_compare; run_compare({str(plan)!r}, {str(out)!r})"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
     proc = subprocess.Popen([sys.executable, "-c", code], env=env)
     first = out / "approaches" / "zero-shot.json"
@@ -177,7 +177,7 @@ def test_resume_after_kill_9(tiny_model, tmp_path):
     proc.wait()
     assert first.exists() and not (out / "results.json").exists()
     kept = first.stat().st_mtime_ns
-    from eval.runner import run_compare
+    from tunewise.eval.runner import run_compare
 
     results = run_compare(plan, out)
     assert first.stat().st_mtime_ns == kept
@@ -189,9 +189,9 @@ def test_prompt_tuning_scores_align_with_the_models_own_loss(tiny_model, tmp_pat
     """Prompt tuning's virtual tokens must not shift label scores: compare with PEFT's own loss."""
     import torch
 
-    from core.data import load_dataset
-    from eval.approaches import Workspace, build_tuned
-    from eval.runner import load_plan
+    from tunewise.core.data import load_dataset
+    from tunewise.eval.approaches import Workspace, build_tuned
+    from tunewise.eval.runner import load_plan
 
     plan = load_plan(write_plan(tmp_path, tiny_model, task="classification", approaches=["prompt-tuning"]))
     ws = Workspace(plan, load_dataset(plan.train), None, tmp_path / "out")
@@ -213,9 +213,9 @@ def test_api_model_runs_the_prompt_only_approaches_and_the_key_stays_out_of_file
     """A real OpenAI-compatible endpoint on loopback (`tunewise serve`'s server over the tiny model)."""
     import threading
 
-    from eval.runner import run_compare
-    from retrieval.generate import LocalGenerator
-    from retrieval.serve import ChatServer
+    from tunewise.eval.runner import run_compare
+    from tunewise.retrieval.generate import LocalGenerator
+    from tunewise.retrieval.serve import ChatServer
 
     server = ChatServer(LocalGenerator.load(str(tiny_model)), port=0, token="sk-test-secret-123")
     threading.Thread(target=server.serve_forever, daemon=True).start()

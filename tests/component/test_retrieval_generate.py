@@ -6,15 +6,15 @@ import threading
 
 import pytest
 
-from core.errors import ModelError
-from core.schema import ApiModel
+from tunewise.core.errors import ModelError
+from tunewise.core.schema import ApiModel
 
 CONV = [{"role": "user", "content": "Ticket priority is high when"}]
 
 
 @pytest.fixture(scope="module")
 def local(tiny_model):
-    from retrieval.generate import make_generator
+    from tunewise.retrieval.generate import make_generator
 
     return make_generator(str(tiny_model))
 
@@ -51,7 +51,7 @@ def test_peft_adapter_is_loaded_on_top(tmp_path, tiny_model, local):
 
     import torch
 
-    from retrieval.generate import make_generator
+    from tunewise.retrieval.generate import make_generator
 
     torch.manual_seed(1)
     peft_model = get_peft_model(local.model, LoraConfig(r=2, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
@@ -64,7 +64,7 @@ def test_peft_adapter_is_loaded_on_top(tmp_path, tiny_model, local):
 
 @pytest.fixture
 def server(local):
-    from retrieval.serve import ChatServer
+    from tunewise.retrieval.serve import ChatServer
 
     srv = ChatServer(local, "127.0.0.1", 0, token="s3cret-token", model_name="tiny")
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
@@ -77,7 +77,7 @@ def server(local):
 def test_served_model_answers_the_official_openai_client(server, local, monkeypatch):
     from openai import OpenAI
 
-    from retrieval.generate import make_generator
+    from tunewise.retrieval.generate import make_generator
 
     client = OpenAI(base_url=server.url, api_key="s3cret-token", max_retries=0)
     reply = client.chat.completions.create(model="tiny", messages=CONV, max_tokens=6)
@@ -95,7 +95,7 @@ def test_served_model_answers_the_official_openai_client(server, local, monkeypa
 def test_wrong_token_and_bad_requests_are_refused(server, monkeypatch):
     import openai
 
-    from retrieval.generate import make_generator
+    from tunewise.retrieval.generate import make_generator
 
     monkeypatch.setenv("WRONG_KEY", "nope")
     api = make_generator(ApiModel(base_url=server.url, model="tiny", api_key_env="WRONG_KEY", max_retries=0))
@@ -108,7 +108,7 @@ def test_wrong_token_and_bad_requests_are_refused(server, monkeypatch):
 
 
 def test_down_endpoint_and_missing_key_are_clear_errors(monkeypatch):
-    from retrieval.generate import make_generator
+    from tunewise.retrieval.generate import make_generator
 
     monkeypatch.delenv("NO_SUCH_KEY", raising=False)
     with pytest.raises(ModelError, match="NO_SUCH_KEY is not set"):

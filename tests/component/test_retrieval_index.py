@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from core.data import load_corpus
+from tunewise.core.data import load_corpus
 from tests.fakes import build_tiny_embedder
 
 WORDS = "refunds tickets payment billing shipping account harbour ferry lighthouse island tide".split()
@@ -25,7 +25,7 @@ def tiny_embedder_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def embedder(tiny_embedder_dir):
-    from retrieval.embeddings import Embedder
+    from tunewise.retrieval.embeddings import Embedder
 
     return Embedder(str(tiny_embedder_dir), batch_size=2)
 
@@ -39,7 +39,7 @@ def write_corpus(folder: Path, n: int = 6, words: int = 60) -> Path:
 
 
 def open_index(embedder, path, **kwargs):
-    from retrieval.index import open_index as real_open
+    from tunewise.retrieval.index import open_index as real_open
 
     return real_open(path=path, embedder=embedder, chunk_tokens=16, chunk_overlap=4, **kwargs)
 
@@ -63,7 +63,7 @@ def test_build_update_counts_and_query(tmp_path, embedder):
     counts = open_index(embedder, tmp_path / "index").update(load_corpus(corpus))
     assert {k: counts[k] for k in ("added", "updated", "deleted", "unchanged")} == \
         {"added": 1, "updated": 1, "deleted": 1, "unchanged": 4}
-    from retrieval.ingest import Splitter
+    from tunewise.retrieval.ingest import Splitter
 
     splitter = Splitter(embedder.tokenizer, 16, 4)
     changed = [d for d in load_corpus(corpus) if d.id in ("doc0.txt", "new.md")]
@@ -76,8 +76,8 @@ def test_build_update_counts_and_query(tmp_path, embedder):
 
 
 def test_collection_records_embedder_and_refuses_another(tmp_path, embedder):
-    from retrieval.embeddings import Embedder
-    from retrieval.index import IndexStoreError
+    from tunewise.retrieval.embeddings import Embedder
+    from tunewise.retrieval.index import IndexStoreError
 
     index = open_index(embedder, tmp_path / "index", create=True)
     index.build(load_corpus(write_corpus(tmp_path / "docs", n=1)))
@@ -91,9 +91,9 @@ def test_collection_records_embedder_and_refuses_another(tmp_path, embedder):
 
 KILL_AFTER_FIRST_WRITE = """
 import os, signal, sys
-from core.data import load_corpus
-from retrieval.embeddings import Embedder
-from retrieval.index import open_index
+from tunewise.core.data import load_corpus
+from tunewise.retrieval.embeddings import Embedder
+from tunewise.retrieval.index import open_index
 def die(done, total):
     os.kill(os.getpid(), signal.SIGKILL)
 index = open_index(path=sys.argv[2], embedder=Embedder(sys.argv[1], batch_size=2), chunk_tokens=16,
@@ -168,7 +168,7 @@ def _wait_for_heartbeat(url: str, proc, timeout: float = 60.0) -> None:
 
 @pytest.mark.server
 def test_build_update_query_against_a_chroma_server(tmp_path, embedder, chroma_server):
-    from retrieval.index import open_index as real_open
+    from tunewise.retrieval.index import open_index as real_open
 
     corpus = write_corpus(tmp_path / "docs", n=3)
     index = real_open(url=chroma_server, embedder=embedder, collection="team-docs", chunk_tokens=16, chunk_overlap=4)
@@ -184,7 +184,7 @@ def test_build_update_query_against_a_chroma_server(tmp_path, embedder, chroma_s
 
 
 def test_unreachable_chroma_server_is_one_clear_error(embedder):
-    from retrieval.index import IndexStoreError, open_index as real_open
+    from tunewise.retrieval.index import IndexStoreError, open_index as real_open
 
     with pytest.raises(IndexStoreError, match="cannot reach the Chroma server at http://127.0.0.1:9"):
         real_open(url="http://127.0.0.1:9", embedder=embedder).query("x", 1)

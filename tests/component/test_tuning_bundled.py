@@ -10,9 +10,9 @@ EXAMPLES = Path(__file__).parents[2] / "examples"
 def test_lora_on_smollm2_beats_the_base_model_on_held_out_questions(tmp_path):
     from peft import PeftModel
 
-    from core.models import load_causal_lm
-    from tuning import run_tuning
-    from tuning.config import TuneConfig
+    from tunewise.core.models import load_causal_lm
+    from tunewise.tuning import run_tuning
+    from tunewise.tuning.config import TuneConfig
 
     out = tmp_path / "lora"
     run = run_tuning(TuneConfig(method="lora", train=EXAMPLES / "qa-train.jsonl", eval=EXAMPLES / "qa-eval.jsonl",

@@ -4,8 +4,8 @@ import json
 import pytest
 
 from tests.fakes import write_jsonl
-from tuning import run_tuning
-from tuning.config import TuneConfig
+from tunewise.tuning import run_tuning
+from tunewise.tuning.config import TuneConfig
 
 SFT = [{"prompt": f"What is the capital of France? {i}", "completion": "Paris is the capital of France."}
        for i in range(12)]
@@ -81,7 +81,7 @@ def test_prompt_tuning_adapter_loads_with_plain_peft(tiny_model, sft_data, tmp_p
 
 @pytest.mark.parametrize("method", ["head", "lora", "full"])
 def test_classifiers_predict_labels(tiny_model, cls_data, tmp_path, method):
-    from tuning.head import load_classifier
+    from tunewise.tuning.head import load_classifier
 
     out = tmp_path / method
     run = run_tuning(_config(tiny_model, cls_data, out, method=method, task="classification", max_steps=15))
@@ -104,7 +104,7 @@ def test_export_merge_matches_the_adapter(tiny_model, sft_data, tmp_path):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from tuning.export import merge_adapter
+    from tunewise.tuning.export import merge_adapter
 
     adapter = tmp_path / "lora"
     run_tuning(_config(tiny_model, sft_data, adapter, method="lora", max_steps=4))
@@ -123,8 +123,8 @@ def test_tensorboard_logs(tiny_model, sft_data, tmp_path):
 
 
 def test_auto_search_reports_trials_and_trains_with_the_best(tiny_model, sft_data, tmp_path):
-    from tuning import tune
-    from tuning.search import load_trials
+    from tunewise.tuning import tune
+    from tunewise.tuning.search import load_trials
 
     out = tmp_path / "auto"
     run = tune(_config(tiny_model, sft_data, out, method="lora", auto=True, auto_trials=2, auto_steps=3, max_steps=3))

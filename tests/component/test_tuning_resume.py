@@ -13,7 +13,7 @@ ROWS = [{"prompt": f"What is the capital of France? {'hello ' * (i % 5)}{i}", "c
 
 
 def _args(tiny_model, data, out, *extra):
-    return [sys.executable, "-m", "cli.main", "tune", "--model", str(tiny_model), "--train", str(data),
+    return [sys.executable, "-m", "tunewise.cli.main", "tune", "--model", str(tiny_model), "--train", str(data),
             "--out", str(out), "--batch-size", "2", "--lr", "0.01", "--seed", "3", "--device", "cpu", *extra]
 
 
@@ -63,8 +63,8 @@ def test_two_cpu_ranks_with_gloo_end_with_identical_weights(tiny_model, tmp_path
 
 @pytest.mark.gpu
 def test_bf16_and_qlora_on_a_gpu(tiny_model, tmp_path):
-    from tuning import run_tuning
-    from tuning.config import TuneConfig
+    from tunewise.tuning import run_tuning
+    from tunewise.tuning.config import TuneConfig
 
     data = write_jsonl(tmp_path / "d.jsonl", ROWS)
     for method in ("lora", "qlora"):

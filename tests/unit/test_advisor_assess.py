@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from advisor.assess import near_pairs, profile_corpus, profile_dataset
+from tunewise.advisor.assess import near_pairs, profile_corpus, profile_dataset
 from tests.fakes import write_jsonl
 
 TOPICS = ["billing", "shipping", "account", "refund", "password", "invoice", "delivery", "login", "upgrade",
@@ -118,7 +118,7 @@ def test_near_pairs_ignores_unrelated_text():
 def test_assessment_imports_no_torch(built, tiny_model, how):
     """Both the chars/4 path and a model folder's tokenizer.json count without torch."""
     train, evaluation = built
-    code = (f"import sys\nfrom advisor.assess import profile_dataset\nTINY = {str(tiny_model)!r}\n"
+    code = (f"import sys\nfrom tunewise.advisor.assess import profile_dataset\nTINY = {str(tiny_model)!r}\n"
             f"p = profile_dataset({str(train)!r}, {str(evaluation)!r}, {how})\n"
             "print(p.tokens.method.split()[0].split(':')[0], 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

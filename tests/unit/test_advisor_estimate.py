@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from advisor.estimate import (
+from tunewise.advisor.estimate import (
     Estimate, Hardware, ModelShape, calibrate, estimate_training, shape_for, training_memory_gb,
 )
-from core.schema import TrainingRun
+from tunewise.core.schema import TrainingRun
 
 GPU80 = Hardware(gpu_memory_gb=80)
 CPU = Hardware(gpu_memory_gb=0, ram_gb=24)
@@ -79,7 +79,7 @@ def test_calibration_scales_the_matching_estimate():
 
 
 def test_calibration_without_measurements_is_refused():
-    from core.errors import ConfigError
+    from tunewise.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="neither peak_memory_mb"):
         calibrate(run_record(), "run.json")

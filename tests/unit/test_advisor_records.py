@@ -6,13 +6,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from advisor.assess import profile_dataset
-from advisor.plan import AdviceRequest, advise, build_plan, plan_approaches, write_plan
-from advisor.questions import BY_KEY, QUESTIONS, parse_answers, read_answers_file
-from advisor.records import Answers, DataProfile, Recommendation
-from advisor.rules import recommend
-from core.errors import ConfigError, OutputExistsError
-from core.schema import ApiModel, Plan
+from tunewise.advisor.assess import profile_dataset
+from tunewise.advisor.plan import AdviceRequest, advise, build_plan, plan_approaches, write_plan
+from tunewise.advisor.questions import BY_KEY, QUESTIONS, parse_answers, read_answers_file
+from tunewise.advisor.records import Answers, DataProfile, Recommendation
+from tunewise.advisor.rules import recommend
+from tunewise.core.errors import ConfigError, OutputExistsError
+from tunewise.core.schema import ApiModel, Plan
 from tests.fakes import write_jsonl
 
 

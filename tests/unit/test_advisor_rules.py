@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from advisor.records import Answers, Recommendation
-from advisor.rules import recommend
+from tunewise.advisor.records import Answers, Recommendation
+from tunewise.advisor.rules import recommend
 
 SMALL = dict(model_params_b=0.135, ram_gb=16.0)
 

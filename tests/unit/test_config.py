@@ -3,9 +3,9 @@ from pathlib import Path
 import pytest
 from pydantic import Field
 
-from core.config import load_config, parse_overrides, save_config
-from core.errors import ConfigError
-from core.schema import ApiModel, Plan, Record, TrainingRun
+from tunewise.core.config import load_config, parse_overrides, save_config
+from tunewise.core.errors import ConfigError
+from tunewise.core.schema import ApiModel, Plan, Record, TrainingRun
 
 
 class Settings(Record):

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from core.data import check_eval_labels, load_corpus, load_dataset
-from core.errors import DataError
+from tunewise.core.data import check_eval_labels, load_corpus, load_dataset
+from tunewise.core.errors import DataError
 from tests.fakes import write_jsonl
 
 

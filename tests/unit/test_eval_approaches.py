@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import ConfigError
-from core.schema import APPROACHES as PLAN_APPROACHES, Plan
-from eval.approaches import APPROACHES, match_label, spec_for, system_prompt, tune_config
+from tunewise.core.errors import ConfigError
+from tunewise.core.schema import APPROACHES as PLAN_APPROACHES, Plan
+from tunewise.eval.approaches import APPROACHES, match_label, spec_for, system_prompt, tune_config
 
 
 def test_every_plan_approach_is_registered():

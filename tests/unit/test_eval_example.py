@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from core.data import load_corpus, load_dataset
+from tunewise.core.data import load_corpus, load_dataset
 
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "examples"
@@ -50,7 +50,7 @@ def test_ticket_sets_are_balanced_and_disjoint():
 
 @pytest.mark.parametrize("name", ["plan-qa.yaml", "plan-tickets.yaml"])
 def test_shipped_plans_validate(name):
-    from eval.runner import validate
+    from tunewise.eval.runner import validate
 
     inputs = validate(EXAMPLE / name)
     assert inputs.evaluation and inputs.names[0] == "zero-shot"
@@ -65,7 +65,7 @@ def test_probe_answers_are_among_their_choices():
 
 @pytest.mark.parametrize("name", ["answers.yaml", "answers-tickets.yaml"])
 def test_shipped_answers_are_valid_advisor_answers(name):
-    from advisor.questions import read_answers_file
-    from advisor.records import Answers
+    from tunewise.advisor.questions import read_answers_file
+    from tunewise.advisor.records import Answers
 
     assert Answers(**read_answers_file(EXAMPLE / name)).task in ("qa", "classification")

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from eval import metrics
+from tunewise.eval import metrics
 
 
 def test_classification_by_hand():

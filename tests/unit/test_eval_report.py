@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from core.schema import Plan
-from eval.report import assemble_results, comparison_rows, pick_winner, write_report
+from tunewise.core.schema import Plan
+from tunewise.eval.report import assemble_results, comparison_rows, pick_winner, write_report
 
 
 def record(f1, latency, train=0.0, **extra):
@@ -63,9 +63,9 @@ def test_written_report_is_self_contained(tmp_path):
 
 
 def test_money_uses_the_hour_rate_of_the_device_that_ran():
-    from core.schema import Plan, Prices
-    from eval.approaches import Built
-    from eval.runner import costs
+    from tunewise.core.schema import Plan, Prices
+    from tunewise.eval.approaches import Built
+    from tunewise.eval.runner import costs
 
     plan = Plan(task="qa", train="t", eval="e", approaches=["lora"],
                 prices=Prices(cpu_hour_usd=0.1, gpu_hour_usd=2.0))

@@ -1,7 +1,7 @@
 import pytest
 
-from core.errors import OutputExistsError
-from core.files import atomic_write_text, claim_output, staged_dir
+from tunewise.core.errors import OutputExistsError
+from tunewise.core.files import atomic_write_text, claim_output, staged_dir
 
 
 def test_atomic_write_leaves_no_temp_files(tmp_path):
@@ -36,7 +36,7 @@ def test_staged_dir_removes_partial_work_on_failure(tmp_path):
 
 
 def test_folder_mb_counts_files_and_skips_named_subfolders(tmp_path):
-    from core.files import folder_mb
+    from tunewise.core.files import folder_mb
 
     assert folder_mb(tmp_path / "missing") == 0.0
     (tmp_path / "a").write_bytes(b"x" * 2**20)

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import pytest
 
-from core.data import Example
-from core.errors import ConfigError
-from retrieval.fewshot import ExampleSelector, fewshot_messages
-from retrieval.index import Hit
-from retrieval.ingest import check_chunk_size, chunk_id
-from retrieval.quality import hit_rate_and_mrr
-from retrieval.rag import RAG_SYSTEM, rag_messages, sources_of
+from tunewise.core.data import Example
+from tunewise.core.errors import ConfigError
+from tunewise.retrieval.fewshot import ExampleSelector, fewshot_messages
+from tunewise.retrieval.index import Hit
+from tunewise.retrieval.ingest import check_chunk_size, chunk_id
+from tunewise.retrieval.quality import hit_rate_and_mrr
+from tunewise.retrieval.rag import RAG_SYSTEM, rag_messages, sources_of
 
 
 def ex(i: int, prompt: str = "", response: str = "") -> Example:

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from retrieval.serve import _parse_request, is_loopback
+from tunewise.retrieval.serve import _parse_request, is_loopback
 
 
 def body(**fields) -> bytes:

@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core.errors import ConfigError
-from tuning.config import METHOD_DEFAULTS, METHODS, TuneConfig, build_config
+from tunewise.core.errors import ConfigError
+from tunewise.tuning.config import METHOD_DEFAULTS, METHODS, TuneConfig, build_config
 
 CONFIGS = sorted((Path(__file__).parents[2] / "tuning" / "configs").glob("*.yaml"))
 ACCELERATE = sorted((Path(__file__).parents[2] / "tuning" / "configs" / "accelerate").glob("*.yaml"))

@@ -1,14 +1,14 @@
 """Tokenised examples: the prompt exactly as evaluation renders it, loss on the response only."""
 import pytest
 
-from core.data import load_dataset
+from tunewise.core.data import load_dataset
 from tests.fakes import write_jsonl
-from tuning.examples import IGNORE, EpochLengthSampler, PadCollator, encode_classification, encode_sft
+from tunewise.tuning.examples import IGNORE, EpochLengthSampler, PadCollator, encode_classification, encode_sft
 
 
 @pytest.fixture(scope="module")
 def tokenizer(tiny_model):
-    from core.models import load_tokenizer
+    from tunewise.core.models import load_tokenizer
 
     return load_tokenizer(str(tiny_model))
 
