@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 from tunewise.core.data import Document
 from tunewise.core.errors import DataError, TunewiseError
+from tunewise.core.files import OUTPUT_MARKER, check_apart, mark_output
 from tunewise.retrieval.embeddings import Embedder
 from tunewise.retrieval.ingest import (
     DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, SPECIAL_TOKENS, Chunk, Splitter, document_hash, load_documents,
@@ -78,7 +79,7 @@ def _check_index_folder(path: Path, create: bool) -> None:
     holds_index = (path / SQLITE_FILE).exists()
     if not create and not holds_index:
         raise IndexStoreError(f"{path}: no index here; run `tunewise index build CORPUS --index {path}` first")
-    if create and not holds_index and path.exists() and any(path.iterdir()):
+    if create and not holds_index and path.exists() and any(p.name != OUTPUT_MARKER for p in path.iterdir()):
         raise IndexStoreError(f"{path}: folder is not empty and holds no index; choose a new or empty folder")
 
 
@@ -244,16 +245,21 @@ def open_index(path: str | Path | None = None, url: str | None = None, collectio
 
 def build_index(corpus: str | Path, force: bool = False, **kwargs) -> dict[str, int]:
     """`tunewise index build`: the corpus is read and checked before anything is opened or written."""
-    documents = _corpus(corpus)
-    return open_index(create=True, **kwargs).build(documents, force=force)
+    documents = _corpus(corpus, kwargs.get("path"))
+    index = open_index(create=True, **kwargs)
+    if kwargs.get("path") is not None:
+        mark_output(kwargs["path"], "index build")
+    return index.build(documents, force=force)
 
 
 def update_index(corpus: str | Path, **kwargs) -> dict[str, int]:
-    documents = _corpus(corpus)
+    documents = _corpus(corpus, kwargs.get("path"))
     return open_index(**kwargs).update(documents)
 
 
-def _corpus(folder: str | Path) -> list[Document]:
+def _corpus(folder: str | Path, index_dir: str | Path | None) -> list[Document]:
+    if index_dir is not None:
+        check_apart(index_dir, [folder])
     documents = load_documents(folder)
     if not documents:
         raise DataError(folder, "every document is empty; there is no text to index")
