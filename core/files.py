@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from tunewise.core.errors import ConfigError, OutputExistsError
+from tunewise.core.errors import ConfigError, DamagedFileError, OutputExistsError
 
 OUTPUT_MARKER = ".tunewise-output"   # in every output folder tunewise creates: what --force may replace
 
@@ -43,7 +43,16 @@ def write_json(path: str | Path, data: Any) -> Path:
 
 
 def read_json(path: str | Path) -> Any:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    """JSON the tool wrote; a file damaged or edited into nonsense is named, not crashed on."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DamagedFileError(path, f"invalid JSON ({exc.msg})", exc.lineno) from None
+    except UnicodeDecodeError:
+        raise DamagedFileError(path, "invalid JSON (not UTF-8 text)") from None
+    except RecursionError:
+        raise DamagedFileError(path, "invalid JSON (nested too deeply)") from None
 
 
 def folder_mb(path: str | Path, skip: tuple[str, ...] = ()) -> float:

@@ -44,10 +44,7 @@ def _adapter_config(source: Path) -> dict:
         raise ModelError(f"{source}: adapter folder not found")
     if not path.is_file():
         raise ModelError(f"{source}: not a peft adapter folder (no adapter_config.json)")
-    try:
-        return read_json(path)
-    except ValueError:
-        raise ModelError(f"{path}: invalid JSON") from None
+    return read_json(path)
 
 
 def _base_model(source: Path, adapter: dict) -> str:
