@@ -92,7 +92,7 @@ def build_plan(rec: Recommendation, request: AdviceRequest, plan_path: Path) -> 
 
 def write_plan(plan: Plan, path: Path, force: bool = False) -> Path:
     """Write the plan as YAML, refusing to overwrite without `force`."""
-    claim_output(path, force)
+    claim_output(path, force, folder=False)
     data = plan.model_dump(mode="json", exclude_none=True)
     header = (f"# Written by `tunewise advise`; run it with: tunewise compare {path.name} --out DIR\n"
               "# Paths are relative to this file's folder. Edit `approaches` to compare fewer or more.\n")

@@ -72,8 +72,9 @@ def advise(answers_file, data, eval_path, corpus, corpus_next, eval_next, model,
         given = questionnaire(given, api_base is not None)
     request = AdviceRequest(Answers(**given), data, eval_path, corpus, corpus_next, eval_next, ref,
                             tuple(calibrate), exact_tokens)
-    if plan_out is not None and not force:
-        claim_output(plan_out, force=False)  # refuse before any work is done
+    if plan_out is not None:  # refuse before any work is done
+        claim_output(plan_out, force, [answers_file, data, eval_path, corpus, corpus_next, eval_next, *calibrate],
+                     folder=False)
     rec = run_advice(request)
     if plan_out is not None:
         write_plan(build_plan(rec, request, plan_out), plan_out, force)

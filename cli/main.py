@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import sys
 
@@ -44,6 +45,20 @@ class LazyGroup(click.Group):
             ctx.exit(130)
 
 
+class _WarningLine(logging.Handler):
+    """The library's warnings (e.g. skipped corpus files), one `warning:` line each on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"warning: {record.getMessage()}", err=True)
+
+
+def show_library_warnings() -> None:
+    log = logging.getLogger("tunewise")
+    if not any(isinstance(h, _WarningLine) for h in log.handlers):
+        log.addHandler(_WarningLine(logging.WARNING))
+        log.propagate = False
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -59,7 +74,9 @@ def _version() -> str:
               help="Let models run their own Python code from their folder. Off by default: only for sources you trust.")
 @click.option("--allow-pickle", is_flag=True,
               help="Load pickle (.bin/.pt) weights. Off by default: unpickling can run code; safetensors are always preferred.")
-def cli(trust_remote_code: bool, allow_pickle: bool) -> None:
+@click.option("--follow-links", is_flag=True,
+              help="Read corpus symlinks that point outside the corpus folder. Off by default: they are skipped and counted.")
+def cli(trust_remote_code: bool, allow_pickle: bool, follow_links: bool) -> None:
     """Should you fine-tune, or is prompting or retrieval enough? Tunewise advises, builds and
     compares the approaches on your own data."""
     from tunewise.core.models import set_offline_mode
@@ -70,6 +87,9 @@ def cli(trust_remote_code: bool, allow_pickle: bool) -> None:
         os.environ["TUNEWISE_TRUST_REMOTE_CODE"] = "1"
     if allow_pickle:
         os.environ["TUNEWISE_ALLOW_PICKLE"] = "1"
+    if follow_links:
+        os.environ["TUNEWISE_FOLLOW_LINKS"] = "1"
+    show_library_warnings()
 
 
 def main() -> None:

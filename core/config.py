@@ -9,6 +9,7 @@ from pydantic import BaseModel, ValidationError
 
 from tunewise.core.errors import ConfigError
 from tunewise.core.files import atomic_write_text
+from tunewise.core.reading import deep_nesting_line, read_capped
 from tunewise.core.schema import describe_validation_error
 
 T = TypeVar("T", bound=BaseModel)
@@ -17,14 +18,16 @@ T = TypeVar("T", bound=BaseModel)
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping; every failure is one line naming the file (and line where YAML knows it)."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(f"{path}: file not found")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_capped(path, what="record").decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a UTF-8 text file") from None
     try:
         data = yaml.safe_load(text)
+    except RecursionError:
+        raise ConfigError(f"{path}:{deep_nesting_line(text)}: nested too deeply to read") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
@@ -82,6 +85,8 @@ def load_config(
     data = merge(data, parse_overrides(overrides))
     try:
         return cls.model_validate(data)
+    except RecursionError:
+        raise ConfigError(f"{path or 'settings'}: values nested too deeply to read") from None
     except ValidationError as exc:
         where = f"{path}: " if path is not None else ""
         raise ConfigError(f"{where}{describe_validation_error(exc)}") from None

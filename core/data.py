@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from tunewise.core.errors import DataError
+from tunewise.core.reading import SNIFF_BYTES, decode, deep_nesting_line, limit_bytes, looks_binary, read_capped, text_lines
 
 # format -> (required fields, optional fields); detection tries them in this order.
 SHAPES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -26,7 +27,6 @@ FORMATS = tuple(SHAPES)
 DATA_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv"}
 CORPUS_SUFFIXES = (".txt", ".md", ".markdown", ".jsonl")
 CHAT_ROLES = ("system", "user", "assistant", "tool")
-MAX_RECORD_BYTES = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -82,8 +82,7 @@ def load_dataset(path: str | Path, format: str | None = None) -> Dataset:
     path = Path(path)
     if format is not None and format not in SHAPES:
         raise DataError(path, f"unknown format '{format}'; choose one of {', '.join(FORMATS)}")
-    text = read_text_file(path)
-    rows = list(_parse_rows(path, text))
+    rows = list(_parse_rows(path))
     if not rows:
         raise DataError(path, "no records found (the file holds only blank lines)")
     shape = format or _detect_shape(path, *rows[0])
@@ -92,68 +91,57 @@ def load_dataset(path: str | Path, format: str | None = None) -> Dataset:
     return Dataset(path=path, format=shape, examples=examples)
 
 
-def read_text_file(path: Path) -> str:
-    """UTF-8 text of a file, refusing missing, empty, binary and non-UTF-8 files with the reason."""
-    if not path.exists():
-        raise DataError(path, "file not found")
-    if path.is_dir():
-        raise DataError(path, "is a folder, not a data file (.jsonl, .json or .csv)")
-    raw = path.read_bytes()
+def read_text_file(path: Path, what: str = "file") -> str:
+    """UTF-8 text of a regular file within the size limit, refusing empty, binary and non-UTF-8 files."""
+    raw = read_capped(path, what=what)
     if not raw.strip():
         raise DataError(path, "file is empty")
-    if b"\x00" in raw[:8192]:
+    if looks_binary(raw[:SNIFF_BYTES]):
         raise DataError(path, "looks like a binary file, not text")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise DataError(path, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save it as UTF-8", line) from None
+    return decode(path, raw)
 
 
-def _parse_rows(path: Path, text: str) -> Iterable[tuple[int, dict[str, Any]]]:
+def _parse_rows(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
     kind = DATA_SUFFIXES.get(path.suffix.lower())
+    if kind == "jsonl":
+        return parse_jsonl(path, text_lines(path))  # streamed: memory bounded by the record limit
+    text = read_text_file(path)
     if kind is None:
         first = text.lstrip()[:1]
         kind = {"[": "json", "{": "jsonl"}.get(first)
         if kind is None:
             raise DataError(path, f"unsupported file type '{path.suffix}'; use .jsonl, .json or .csv")
     if kind == "jsonl":
-        return _parse_jsonl(path, text)
+        return parse_jsonl(path, enumerate(text.split("\n"), start=1))
     if kind == "json":
         return _parse_json(path, text)
     return _parse_csv(path, text)
 
 
-def _check_size(path: Path, line: int, record: str) -> None:
-    # Cheap length test first: a str's UTF-8 size is at most 4 bytes per character.
-    if len(record) * 4 <= MAX_RECORD_BYTES:
-        return
-    size = len(record.encode("utf-8"))
-    if size > MAX_RECORD_BYTES:
-        raise DataError(
-            path, f"record is {size / 1e6:.1f} MB; records over {MAX_RECORD_BYTES / 1e6:.0f} MB are not supported", line
-        )
-
-
-def _parse_jsonl(path: Path, text: str) -> Iterable[tuple[int, dict[str, Any]]]:
-    for number, line in enumerate(text.splitlines(), start=1):
+def parse_jsonl(path: Path, lines: Iterable[tuple[int, str]]) -> Iterable[tuple[int, dict[str, Any]]]:
+    for number, line in lines:
         if not line.strip():
             continue
-        _check_size(path, number, line)
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(path, f"broken JSON ({exc.msg} at column {exc.colno})", number) from None
+        row = parse_json_text(path, line, number)
         if not isinstance(row, dict):
             raise DataError(path, f"expected a JSON object, got {type(row).__name__}", number)
         yield number, row
 
 
-def _parse_json(path: Path, text: str) -> Iterable[tuple[int, dict[str, Any]]]:
+def parse_json_text(path: Path, text: str, line: int | None = None) -> Any:
+    """`json.loads`, with broken or absurdly nested JSON reported by file and line."""
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DataError(path, f"broken JSON ({exc.msg} at column {exc.colno})", exc.lineno) from None
+        raise DataError(path, f"broken JSON ({exc.msg} at column {exc.colno})",
+                        exc.lineno + (line or 1) - 1) from None
+    except RecursionError:
+        raise DataError(path, "JSON nested too deeply to read; flatten the record",
+                        line or deep_nesting_line(text)) from None
+
+
+def _parse_json(path: Path, text: str) -> Iterable[tuple[int, dict[str, Any]]]:
+    data = parse_json_text(path, text)
     if isinstance(data, dict) and isinstance(data.get("data"), list):
         data = data["data"]
     if not isinstance(data, list):
@@ -165,7 +153,7 @@ def _parse_json(path: Path, text: str) -> Iterable[tuple[int, dict[str, Any]]]:
 
 
 def _parse_csv(path: Path, text: str) -> Iterable[tuple[int, dict[str, Any]]]:
-    csv.field_size_limit(MAX_RECORD_BYTES)
+    csv.field_size_limit(limit_bytes("record"))
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = reader.fieldnames or []
     if not header or any(not (name or "").strip() for name in header):
@@ -273,39 +261,13 @@ def check_eval_labels(train: Dataset, evaluation: Dataset) -> None:
 
 
 def load_corpus(folder: str | Path) -> list[Document]:
-    """Every .txt/.md document (and each `text` record of .jsonl files) under `folder`, sorted by path."""
-    folder = Path(folder)
-    if not folder.exists():
-        raise DataError(folder, "corpus folder not found")
-    if not folder.is_dir():
-        raise DataError(folder, "is a file; a corpus is a folder of .txt, .md or .jsonl documents")
-    files = sorted(
-        p for p in folder.rglob("*")
-        if p.is_file() and p.suffix.lower() in CORPUS_SUFFIXES
-        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    )
-    if not files:
-        raise DataError(folder, "no .txt, .md or .jsonl documents found")
-    documents: list[Document] = []
-    for file in files:
-        rel = file.relative_to(folder).as_posix()
-        if file.stat().st_size == 0:
-            documents.append(Document(rel, "", file))
-            continue
-        text = read_text_file(file)
-        if file.suffix.lower() != ".jsonl":
-            documents.append(Document(rel, text, file))
-            continue
-        for line, row in _parse_jsonl(file, text):
-            body = _field(file, line, row, "text")
-            doc_id = _field(file, line, row, "id", optional=True) or f"{rel}#{line}"
-            meta = {k: v for k, v in row.items() if k not in ("text", "id")}
-            documents.append(Document(doc_id, body, file, meta))
-    _check_unique_doc_ids(folder, documents)
-    return documents
+    """Every document under the corpus `folder` (see `core.corpus.read_corpus`)."""
+    from tunewise.core.corpus import read_corpus
+
+    return read_corpus(folder)
 
 
-def _check_unique_doc_ids(folder: Path, documents: list[Document]) -> None:
+def check_unique_doc_ids(folder: Path, documents: list[Document]) -> None:
     seen: set[str] = set()
     for doc in documents:
         if doc.id in seen:

@@ -33,5 +33,13 @@ class OutputExistsError(TunewiseError):
         super().__init__(f"{path} already exists; pass --force to overwrite it")
 
 
+class DamagedFileError(TunewiseError):
+    """A file tunewise wrote (a result, ledger, checkpoint or adapter) that is truncated or edited into nonsense."""
+
+    def __init__(self, path: str | Path, problem: str, line: int | None = None):
+        where = f"{path}:{line}" if line is not None else str(path)
+        super().__init__(f"{where}: {problem}; the file is damaged: restore it, or remove it and run again")
+
+
 class DeviceError(TunewiseError):
     """A method or precision that the available hardware cannot run."""

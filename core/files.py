@@ -7,9 +7,11 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
-from tunewise.core.errors import OutputExistsError
+from tunewise.core.errors import ConfigError, DamagedFileError, OutputExistsError
+
+OUTPUT_MARKER = ".tunewise-output"   # in every output folder tunewise creates: what --force may replace
 
 
 def app_home() -> Path:
@@ -41,7 +43,16 @@ def write_json(path: str | Path, data: Any) -> Path:
 
 
 def read_json(path: str | Path) -> Any:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    """JSON the tool wrote; a file damaged or edited into nonsense is named, not crashed on."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DamagedFileError(path, f"invalid JSON ({exc.msg})", exc.lineno) from None
+    except UnicodeDecodeError:
+        raise DamagedFileError(path, "invalid JSON (not UTF-8 text)") from None
+    except RecursionError:
+        raise DamagedFileError(path, "invalid JSON (nested too deeply)") from None
 
 
 def folder_mb(path: str | Path, skip: tuple[str, ...] = ()) -> float:
@@ -53,17 +64,57 @@ def folder_mb(path: str | Path, skip: tuple[str, ...] = ()) -> float:
     return round(sum(p.stat().st_size for p in files) / 2**20, 3)
 
 
-def claim_output(path: str | Path, force: bool) -> Path:
-    """Refuse to reuse an existing non-empty output unless `force`; with `force`, clear it."""
+def claim_output(path: str | Path, force: bool, inputs: Iterable[str | Path | None] = (),
+                 folder: bool = True) -> Path:
+    """Refuse an output that overlaps an input, or an existing non-empty one unless `force`.
+
+    With `force`, a folder is cleared only if tunewise wrote it (it carries `OUTPUT_MARKER`); a file
+    output is left for the caller's atomic write to replace. Nothing the tool did not write is deleted.
+    """
     path = Path(path)
-    if path.exists() and (path.is_file() or any(path.iterdir())):
+    check_apart(path, inputs)
+    if not path.exists() and not path.is_symlink():
+        return path
+    if path.is_dir() and not path.is_symlink():
+        if not folder:
+            raise ConfigError(f"{path} is a folder; give a file path for this output")
+        if not any(p.name != OUTPUT_MARKER for p in path.iterdir()):
+            (path / OUTPUT_MARKER).unlink(missing_ok=True)  # ours and empty: a staged rename may land on it
+            return path
         if not force:
             raise OutputExistsError(path)
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
+        if not (path / OUTPUT_MARKER).is_file():
+            raise ConfigError(f"{path} was not written by tunewise (no {OUTPUT_MARKER} marker), so --force will "
+                              "not delete it; choose another --out or remove the folder yourself")
+        shutil.rmtree(path)
+        return path
+    if folder:
+        raise ConfigError(f"{path} is a file, not an output folder; choose another --out")
+    if not force:
+        raise OutputExistsError(path)
     return path
+
+
+def mark_output(folder: str | Path, command: str) -> Path:
+    """Create `folder` and write the marker that lets a later --force replace it."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / OUTPUT_MARKER).exists():
+        atomic_write_text(folder / OUTPUT_MARKER, f"written by tunewise {command}\n")
+    return folder
+
+
+def check_apart(out: str | Path, inputs: Iterable[str | Path | None]) -> None:
+    """An output must neither be, hold, nor sit inside an input: --force would delete it, a build read it."""
+    target = Path(out).expanduser().resolve()
+    for item in inputs:
+        if item is None or not Path(item).expanduser().exists():
+            continue
+        source = Path(item).expanduser().resolve()
+        if target == source or target in source.parents:
+            raise ConfigError(f"output {out} holds the input {item}; choose an output path apart from the inputs")
+        if source in target.parents:
+            raise ConfigError(f"output {out} lies inside the input {item}; choose an output path apart from the inputs")
 
 
 @contextmanager

@@ -40,6 +40,9 @@ class Record(BaseModel):
             raise ConfigError(f"{path}: file not found") from None
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})") from None
+        except (UnicodeDecodeError, RecursionError, IsADirectoryError) as exc:
+            problem = {UnicodeDecodeError: "not UTF-8 text", RecursionError: "nested too deeply"}.get(type(exc), "is a folder")
+            raise ConfigError(f"{path}: invalid JSON ({problem})") from None
         except ValidationError as exc:
             raise ConfigError(f"{path}: {describe_validation_error(exc)}") from None
 

@@ -25,7 +25,8 @@ from tunewise.core.data import Dataset, Document, Example, check_eval_labels, lo
 from tunewise.core.defaults import MAX_NEW_TOKENS
 from tunewise.core.device import rss_mb
 from tunewise.core.errors import ConfigError, DataError, DeviceError, OutputExistsError
-from tunewise.core.files import claim_output, read_json, write_json
+from tunewise.core.files import check_apart, claim_output, mark_output, read_json, write_json
+from tunewise.core.outputs import plan_inputs
 from tunewise.core.results import ApproachResult, Comparison
 from tunewise.core.schema import Plan
 from tunewise.eval import metrics
@@ -120,7 +121,7 @@ def prepare_output(out: Path, plan: Plan, settings: dict, force: bool) -> None:
     stamp = {"plan": plan.model_dump(mode="json"), **settings}
     marker = out / "compare.json"
     if force:
-        claim_output(out, force=True)
+        claim_output(out, force=True, inputs=plan_inputs(plan))
     elif (out / "results.json").exists():
         raise OutputExistsError(out)
     elif marker.exists():
@@ -130,6 +131,7 @@ def prepare_output(out: Path, plan: Plan, settings: dict, force: bool) -> None:
         return
     elif out.exists() and (out.is_file() or any(out.iterdir())):
         raise OutputExistsError(out)
+    mark_output(out, "compare")
     write_json(marker, stamp)
 
 
@@ -141,6 +143,7 @@ def run_compare(plan_path: str | Path, out: str | Path, force: bool = False, onl
 
     inputs = validate(plan_path, only, overrides)
     out = Path(out)
+    check_apart(out, [plan_path, *plan_inputs(inputs.plan)])
     prepare_output(out, inputs.plan, {"max_new_tokens": max_new_tokens}, force)
     ws = Workspace(inputs.plan, inputs.train, inputs.corpus, out, max_new_tokens, progress, _device())
     finished: dict[str, ApproachResult] = {}

@@ -176,11 +176,34 @@ class ApiGenerator:
         except openai.APIStatusError as exc:
             raise ModelError(f"{self.api.base_url} answered HTTP {exc.status_code} for model "
                              f"'{self.api.model}'") from None
+        except (openai.APIError, ValueError) as exc:  # a body that is not a chat completion at all
+            raise self._malformed(f"unreadable reply: {type(exc).__name__}") from None
         latency = (time.perf_counter() - started) * 1000
-        usage = reply.usage
-        return Generation((reply.choices[0].message.content or "").strip(),
-                          usage.prompt_tokens if usage else self.count_tokens(conversation),
-                          usage.completion_tokens if usage else 0, round(latency, 2))
+        text = self._reply_text(reply)
+        usage = getattr(reply, "usage", None)
+        prompt_tokens, completion_tokens = getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None)
+        if not isinstance(prompt_tokens, int) or not isinstance(completion_tokens, int):
+            prompt_tokens, completion_tokens = self.count_tokens(conversation), 0
+        return Generation(text.strip(), prompt_tokens, completion_tokens, round(latency, 2))
+
+    def _reply_text(self, reply) -> str:
+        """The first choice's text, checked field by field: servers send null messages, no choices, HTML."""
+        if isinstance(reply, (str, bytes)):
+            raise self._malformed("the body is not JSON (an HTML error page?)")
+        choices = getattr(reply, "choices", None)
+        if not isinstance(choices, list) or not choices:
+            raise self._malformed("no 'choices'")
+        message = getattr(choices[0], "message", None)
+        if message is None:
+            raise self._malformed("'choices[0].message' is null")
+        content = getattr(message, "content", None)
+        if content is not None and not isinstance(content, str):
+            raise self._malformed("'message.content' is not text")
+        return content or ""
+
+    def _malformed(self, what: str) -> ModelError:
+        return ModelError(f"{self.api.base_url}/chat/completions sent a malformed reply ({what}); "
+                          "check that --api-base points at an OpenAI-compatible endpoint")
 
     def loglikelihood(self, conversation: Conversation, continuations: Sequence[str]) -> list[tuple[float, int]]:
         raise ModelError(f"API model '{self.name}' gives no log-likelihoods over chosen replies; "

@@ -9,6 +9,7 @@ opens.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -17,6 +18,7 @@ from urllib.parse import urlparse
 from tunewise.core.defaults import CHUNK_OVERLAP, CHUNK_TOKENS, DEFAULT_EMBEDDER, RAG_K
 from tunewise.core.data import Document
 from tunewise.core.errors import DataError, TunewiseError
+from tunewise.core.files import OUTPUT_MARKER, check_apart, mark_output
 from tunewise.retrieval.embeddings import Embedder
 from tunewise.retrieval.ingest import SPECIAL_TOKENS, Chunk, Splitter, document_hash, load_documents
 
@@ -30,7 +32,42 @@ Progress = Callable[[int, int], None]   # (chunks done so far, chunks to embed i
 
 
 class IndexStoreError(TunewiseError):
-    """An index that is missing, unreachable, or built in a way this run cannot use."""
+    """An index that is missing, unreachable, damaged, or built in a way this run cannot use."""
+
+
+def store_errors(method):
+    """Chroma's own failures (a truncated or overwritten SQLite file, a server error) as one line naming
+    the store; our errors pass through unchanged."""
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except TunewiseError:
+            raise
+        except BaseException as exc:  # Chroma's Rust core panics (a BaseException) on some damaged files
+            if not _is_store_failure(exc):
+                raise
+            raise damaged(self.path, self.where, exc) from None
+    return guarded
+
+
+def _is_store_failure(exc: BaseException) -> bool:
+    import sqlite3
+
+    from chromadb.errors import ChromaError
+
+    if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+        return False
+    return (isinstance(exc, (ChromaError, sqlite3.DatabaseError)) or type(exc).__name__ == "PanicException"
+            or "database" in str(exc).lower())
+
+
+def damaged(path: Path | None, where: str, exc: BaseException) -> IndexStoreError:
+    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if path is None:
+        return IndexStoreError(f"{where}: the Chroma store failed ({reason})")
+    return IndexStoreError(f"{path / SQLITE_FILE}: the index is damaged ({reason}); move {path} away and "
+                           "run `tunewise index build` again")
 
 
 @dataclass(frozen=True)
@@ -68,16 +105,24 @@ def open_client(path: str | Path | None = None, url: str | None = None, create: 
         raise IndexStoreError("give an index folder (--index DIR) or a Chroma server (--chroma-url URL)")
     path = Path(path)
     _check_index_folder(path, create)
-    return chromadb.PersistentClient(path=str(path), settings=settings)
+    try:
+        return chromadb.PersistentClient(path=str(path), settings=settings)
+    except BaseException as exc:
+        if not _is_store_failure(exc):
+            raise
+        raise damaged(path, str(path), exc) from None
 
 
 def _check_index_folder(path: Path, create: bool) -> None:
     if path.exists() and not path.is_dir():
         raise IndexStoreError(f"{path}: is a file, not an index folder")
     holds_index = (path / SQLITE_FILE).exists()
+    if holds_index and (path / SQLITE_FILE).stat().st_size == 0:
+        raise IndexStoreError(f"{path / SQLITE_FILE}: the index is damaged (the file is empty); move {path} "
+                              "away and run `tunewise index build` again")
     if not create and not holds_index:
         raise IndexStoreError(f"{path}: no index here; run `tunewise index build CORPUS --index {path}` first")
-    if create and not holds_index and path.exists() and any(path.iterdir()):
+    if create and not holds_index and path.exists() and any(p.name != OUTPUT_MARKER for p in path.iterdir()):
         raise IndexStoreError(f"{path}: folder is not empty and holds no index; choose a new or empty folder")
 
 
@@ -86,8 +131,9 @@ class ChromaIndex:
 
     def __init__(self, embedder: Embedder, client, collection: str = DEFAULT_COLLECTION,
                  chunk_tokens: int | None = None, chunk_overlap: int | None = None,
-                 on_progress: Progress | None = None, where: str | None = None):
+                 on_progress: Progress | None = None, where: str | None = None, path: Path | None = None):
         self.embedder = embedder
+        self.path = Path(path) if path is not None else None
         self.client = client
         self.name = collection
         # Defaults fit the embedder: MiniLM gets 200/32, a model reading fewer tokens gets less.
@@ -99,6 +145,7 @@ class ChromaIndex:
 
     # -- public operations ---------------------------------------------------------------------------
 
+    @store_errors
     def build(self, documents: Sequence[Document], force: bool = False) -> dict[str, int]:
         """Index `documents` into a new collection, or finish an interrupted build of this one."""
         col = self._find()
@@ -114,6 +161,7 @@ class ChromaIndex:
             self._check_embedder(col)
         return self._sync(col, documents)
 
+    @store_errors
     def update(self, documents: Sequence[Document]) -> dict[str, int]:
         """Bring the collection in step with `documents`: embed only what was added or changed."""
         return self._sync(self._existing(), documents)
@@ -123,6 +171,7 @@ class ChromaIndex:
         col = self._find()
         return col is not None and bool(col.metadata.get("complete"))
 
+    @store_errors
     def query(self, text: str, k: int = RAG_K) -> list[Hit]:
         col = self._existing()
         result = col.query(query_embeddings=[self.embedder.embed_query(text)], n_results=k,
@@ -132,6 +181,7 @@ class ChromaIndex:
             for doc, meta, dist in zip(result["documents"][0], result["metadatas"][0], result["distances"][0])
         ]
 
+    @store_errors
     def info(self) -> dict[str, object]:
         col = self._existing()
         sources = {meta["source"] for meta in self._metadatas(col)[1]}
@@ -243,21 +293,26 @@ def open_index(path: str | Path | None = None, url: str | None = None, collectio
     client = open_client(path, url, create=create)
     where = f"{url or path} (collection '{collection}')"
     model = embedder if isinstance(embedder, Embedder) else Embedder(embedder)
-    return ChromaIndex(model, client, collection, where=where, **kwargs)
+    return ChromaIndex(model, client, collection, where=where, path=None if url else path, **kwargs)
 
 
 def build_index(corpus: str | Path, force: bool = False, **kwargs) -> dict[str, int]:
     """`tunewise index build`: the corpus is read and checked before anything is opened or written."""
-    documents = _corpus(corpus)
-    return open_index(create=True, **kwargs).build(documents, force=force)
+    documents = _corpus(corpus, kwargs.get("path"))
+    index = open_index(create=True, **kwargs)
+    if kwargs.get("path") is not None:
+        mark_output(kwargs["path"], "index build")
+    return index.build(documents, force=force)
 
 
 def update_index(corpus: str | Path, **kwargs) -> dict[str, int]:
-    documents = _corpus(corpus)
+    documents = _corpus(corpus, kwargs.get("path"))
     return open_index(**kwargs).update(documents)
 
 
-def _corpus(folder: str | Path) -> list[Document]:
+def _corpus(folder: str | Path, index_dir: str | Path | None) -> list[Document]:
+    if index_dir is not None:
+        check_apart(index_dir, [folder])
     documents = load_documents(folder)
     if not documents:
         raise DataError(folder, "every document is empty; there is no text to index")

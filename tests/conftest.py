@@ -48,6 +48,7 @@ def _isolated(tmp_path_factory, monkeypatch, shared_model_cache):
     # "0", not unset: the CLI's opt-in flags write these, and monkeypatch then restores them after each test.
     monkeypatch.setenv("TUNEWISE_TRUST_REMOTE_CODE", "0")
     monkeypatch.setenv("TUNEWISE_ALLOW_PICKLE", "0")
+    monkeypatch.setenv("TUNEWISE_FOLLOW_LINKS", "0")
     monkeypatch.setattr(socket.socket, "connect", _guarded(_real_connect))
     monkeypatch.setattr(socket.socket, "connect_ex", _guarded(_real_connect_ex))
     yield home

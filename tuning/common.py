@@ -21,7 +21,7 @@ from tunewise.core.config import save_config
 from tunewise.core.data import Dataset, check_eval_labels, file_sha256, load_dataset
 from tunewise.core.device import peak_rss_mb, rss_mb
 from tunewise.core.errors import ConfigError, DataError
-from tunewise.core.files import claim_output, folder_mb
+from tunewise.core.files import claim_output, folder_mb, mark_output
 from tunewise.core.models import resolve_model
 from tunewise.core.schema import LossPoint, TrainingRun
 from tunewise.tuning.config import TuneConfig
@@ -138,13 +138,18 @@ def _claim(config: TuneConfig, out: Path) -> None:
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         return  # the launcher claimed it once, before starting the ranks
     if not config.resume:
-        claim_output(out, config.force)
-        out.mkdir(parents=True, exist_ok=True)
+        claim_output(out, config.force, tuning_inputs(config))
+        mark_output(out, "tune")
         return
     if (out / RUN_FILE).exists():
         raise ConfigError(f"{out}: this run already completed; there is nothing to resume")
     if last_checkpoint(out) is None:
         raise ConfigError(f"{out}: no checkpoint to resume from; start the run again without --resume")
+
+
+def tuning_inputs(config: TuneConfig) -> list:
+    """What a tuning run reads: its output may not be, hold or sit inside any of these."""
+    return [config.train, config.eval, config.model]
 
 
 def last_checkpoint(out: Path) -> Path | None:

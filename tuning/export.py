@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tunewise.core.errors import ConfigError, ModelError
-from tunewise.core.files import claim_output, read_json, staged_dir
+from tunewise.core.files import claim_output, mark_output, read_json, staged_dir
 from tunewise.core.models import check_safetensors, load_causal_lm, model_dir
 from tunewise.tuning.head import CLASSIFIER_FILE, load_sequence_classifier, write_classifier_info
 
@@ -19,8 +19,8 @@ def merge_adapter(source: str | Path, out: str | Path, force: bool = False) -> P
     if source.resolve() == out.resolve():
         raise ConfigError(f"{out}: write the merged model to a new folder, not over its adapter")
     check_safetensors(source)
-    claim_output(out, force)
     base = _base_model(source, adapter)
+    claim_output(out, force, (source, base))
     from peft import PeftModel
 
     classifier = read_json(source / CLASSIFIER_FILE) if (source / CLASSIFIER_FILE).exists() else None
@@ -32,6 +32,7 @@ def merge_adapter(source: str | Path, out: str | Path, force: bool = False) -> P
     with staged_dir(out) as stage:
         merged.save_pretrained(stage, safe_serialization=True)
         tokenizer.save_pretrained(stage)
+        mark_output(stage, "export")
         if classifier:
             write_classifier_info(stage, "full", classifier["labels"], classifier["max_seq_len"])
     return out
@@ -43,10 +44,7 @@ def _adapter_config(source: Path) -> dict:
         raise ModelError(f"{source}: adapter folder not found")
     if not path.is_file():
         raise ModelError(f"{source}: not a peft adapter folder (no adapter_config.json)")
-    try:
-        return read_json(path)
-    except ValueError:
-        raise ModelError(f"{path}: invalid JSON") from None
+    return read_json(path)
 
 
 def _base_model(source: Path, adapter: dict) -> str:

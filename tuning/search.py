@@ -24,14 +24,14 @@ LR_SPREAD = 10.0  # search from default/spread to default*spread, on a log scale
 
 
 def search_and_train(config: TuneConfig, progress: Callable | None = None) -> TrainingRun:
-    from tunewise.tuning.common import run_tuning
+    from tunewise.tuning.common import run_tuning, tuning_inputs
 
     if config.train is None or config.out is None:
         raise ConfigError("a tuning run needs 'train' (a data file) and 'out' (an output folder)")
     if config.resume:
         raise ConfigError("--auto cannot resume; resume the final run without --auto")
     out = Path(config.out)
-    claim_output(out, config.force)
+    claim_output(out, config.force, tuning_inputs(config))
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.search-", dir=out.parent if out.parent.exists() else None))
     try:
         trials = run_search(config, work, progress)

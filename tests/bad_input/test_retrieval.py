@@ -31,10 +31,13 @@ def test_index_folder_that_holds_other_files_is_refused(tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "a.txt").write_text("hello")
-    before = listing(docs)
-    result = invoke(["index", "build", str(docs), "--index", str(docs)])
-    assert_clean_failure(result, str(docs), "not empty and holds no index")
-    assert listing(docs) == before
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "b.txt").write_text("mine")
+    before = listing(other)
+    result = invoke(["index", "build", str(docs), "--index", str(other)])
+    assert_clean_failure(result, str(other), "not empty and holds no index")
+    assert listing(other) == before
 
 
 @pytest.mark.parametrize("args,fragment", [

@@ -1,7 +1,7 @@
 import pytest
 
-from tunewise.core.errors import OutputExistsError
-from tunewise.core.files import atomic_write_text, claim_output, staged_dir
+from tunewise.core.errors import ConfigError, OutputExistsError
+from tunewise.core.files import atomic_write_text, claim_output, mark_output, staged_dir
 
 
 def test_atomic_write_leaves_no_temp_files(tmp_path):
@@ -20,8 +20,22 @@ def test_claim_output_needs_force(tmp_path):
     with pytest.raises(OutputExistsError, match="pass --force"):
         claim_output(out, force=False)
     assert (out / "x").read_text() == "keep me"
+    with pytest.raises(ConfigError, match="not written by tunewise"):
+        claim_output(out, force=True)  # no marker: not ours to delete
+    assert (out / "x").read_text() == "keep me"
+    mark_output(out, "test")
     claim_output(out, force=True)
     assert not out.exists()
+
+
+def test_claim_output_refuses_overlap_with_inputs(tmp_path):
+    data = tmp_path / "work" / "train.jsonl"
+    data.parent.mkdir()
+    data.write_text("{}")
+    for out in (data, data.parent, tmp_path, data.parent / "sub"):
+        with pytest.raises(ConfigError, match="input"):
+            claim_output(out, force=True, inputs=[data.parent if out.name == "sub" else data])
+    assert data.read_text() == "{}"
 
 
 def test_staged_dir_removes_partial_work_on_failure(tmp_path):

@@ -1,0 +1,156 @@
+"""Hostile files where data enters: special files, endless lines, huge or binary documents, links out
+of a corpus, absurd nesting. Each is one clear line (or a counted skip), in bounded time and memory."""
+import json
+import os
+import signal
+import socket
+
+import pytest
+
+from tests.fakes import assert_clean_failure, invoke, write_jsonl
+from tunewise.core.data import load_corpus, load_dataset
+from tunewise.core.errors import DataError
+
+ROWS = [{"text": f"t{i}", "label": "ab"[i % 2]} for i in range(4)]
+
+
+@pytest.fixture(autouse=True)
+def _deadline():
+    """A read that blocks (a FIFO with no writer) must fail the test, not hang it."""
+    signal.signal(signal.SIGALRM, lambda *_: pytest.fail("reading blocked for 20 s"))
+    signal.alarm(20)
+    yield
+    signal.alarm(0)
+
+
+def _fifo(path):
+    os.mkfifo(path)
+    return path
+
+
+def _socket(path):
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(path))
+    return path
+
+
+@pytest.mark.parametrize("make, kind", [
+    (lambda p: _fifo(p / "pipe.jsonl"), "named pipe (FIFO)"),
+    (lambda p: _socket(p / "s.jsonl"), "socket"),
+    (lambda p: "/dev/zero", "character device"),
+    (lambda p: "/dev/null", "character device"),
+])
+@pytest.mark.parametrize("command", [["assess", "{path}", "--fast"], ["advise", "--answers", "{path}"],
+                                     ["compare", "{path}", "--out", "{tmp}/run"]])
+def test_special_files_are_refused_without_reading(tmp_path, make, kind, command):
+    path = make(tmp_path)
+    result = invoke([a.format(path=path, tmp=tmp_path) for a in command])
+    assert_clean_failure(result, str(path), kind if command[0] == "assess" else "not a regular file")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_line_without_end_is_read_only_up_to_the_record_limit(tmp_path, monkeypatch):
+    monkeypatch.setenv("TUNEWISE_MAX_RECORD_MB", "0.1")
+    path = tmp_path / "endless.jsonl"
+    path.write_bytes(b'{"text": "' + b"x" * 3_000_000)
+    with pytest.raises(DataError, match=r"endless.jsonl:1: record is 3.0 MB; records over 0.1 MB are not read"):
+        load_dataset(path)
+
+
+@pytest.mark.parametrize("name", ["big.jsonl", "big.json", "big.csv"])
+def test_the_file_limit_holds_for_every_format(tmp_path, monkeypatch, name):
+    monkeypatch.setenv("TUNEWISE_MAX_FILE_MB", "0.05")
+    rows = [{"text": f"a few words of text, number {i}", "label": "ab"[i % 2]} for i in range(2000)]
+    path = tmp_path / name
+    if name.endswith(".jsonl"):
+        write_jsonl(path, rows)
+    elif name.endswith(".json"):
+        path.write_text(json.dumps(rows))
+    else:
+        path.write_text("text,label\n" + "".join(f"{r['text']},{r['label']}\n" for r in rows))
+    assert_clean_failure(invoke(["assess", str(path), "--fast"]), name, "files over 0.05 MB are not read",
+                         "TUNEWISE_MAX_FILE_MB")
+
+
+@pytest.mark.parametrize("name, body, line", [
+    ("deep.jsonl", json.dumps(ROWS[0]) + "\n" + "[" * 100_000 + "\n", 2),
+    ("deep.json", "[\n" + "{\"a\": " * 50_000 + "\n", 2),
+])
+def test_absurd_nesting_is_named_by_file_and_line(tmp_path, name, body, line):
+    path = tmp_path / name
+    path.write_text(body)
+    assert_clean_failure(invoke(["assess", str(path), "--fast"]), f"{name}:{line}", "nested too deeply")
+
+
+@pytest.mark.parametrize("name, body", [
+    ("answers.yaml", "task: qa\nbudget_usd: " + "[" * 20_000),
+    ("plan.yaml", "task: qa\ntuning: " + "{a: " * 20_000),
+])
+def test_absurd_nesting_in_plans_and_answers(tmp_path, name, body):
+    path = tmp_path / name
+    path.write_text(body)
+    command = ["advise", "--answers", str(path)] if name == "answers.yaml" else ["compare", str(path), "--out",
+                                                                                str(tmp_path / "run")]
+    assert_clean_failure(invoke(command), f"{name}:2", "nested too deeply")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("alpha")
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "passwd").write_text("root:x:0:0")
+    return docs
+
+
+def _assess_corpus(tmp_path, docs, *flags):
+    data = write_jsonl(tmp_path / "d.jsonl", ROWS)
+    result = invoke([*flags, "assess", str(data), "--fast", "--corpus", str(docs), "--json"])
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.output.splitlines() if line.startswith("warning:")]
+    profile = json.loads(result.output[result.output.index("{"):])
+    return profile["corpus"]["documents"], warnings
+
+
+def test_links_out_of_the_corpus_are_skipped_and_counted(tmp_path, corpus):
+    (corpus / "passwd.txt").symlink_to(tmp_path / "secret" / "passwd")
+    (corpus / "etc").symlink_to(tmp_path / "secret", target_is_directory=True)
+    (corpus / "inside.txt").symlink_to(corpus / "a.md")
+    (corpus / "loop").symlink_to(corpus, target_is_directory=True)
+    ids = [d.id for d in load_corpus(corpus)]
+    assert ids == ["a.md", "inside.txt"]
+    assert all("root:x" not in d.text for d in load_corpus(corpus))
+    count, warnings = _assess_corpus(tmp_path, corpus)
+    assert count == 2
+    assert len(warnings) == 1 and "skipped 2 file(s)" in warnings[0] and "outside the corpus folder" in warnings[0]
+
+
+def test_follow_links_reads_them_when_asked(tmp_path, corpus):
+    (corpus / "passwd.txt").symlink_to(tmp_path / "secret" / "passwd")
+    count, warnings = _assess_corpus(tmp_path, corpus, "--follow-links")
+    assert count == 2 and warnings == []
+
+
+def test_binary_huge_and_special_documents_are_skipped_and_counted(tmp_path, corpus, monkeypatch):
+    monkeypatch.setenv("TUNEWISE_MAX_DOCUMENT_MB", "0.01")
+    (corpus / "scan.txt").write_bytes(b"%PDF-1.7\n\xe2\xe3\xcf\xd3 binary")
+    (corpus / "zeros.md").write_bytes(b"\x00" * 100)
+    (corpus / "huge.txt").write_text("word " * 10_000)
+    _fifo(corpus / "pipe.txt")
+    docs = load_corpus(corpus)
+    assert [d.id for d in docs] == ["a.md"]
+    count, warnings = _assess_corpus(tmp_path, corpus)
+    assert count == 1
+    assert "skipped 4 file(s)" in warnings[0]
+    for reason in ("2 binary file", "1 document over 0.01 MB", "1 named pipe (FIFO)"):
+        assert reason in warnings[0]
+
+
+def test_a_corpus_of_only_skipped_files_is_refused(tmp_path, corpus):
+    (corpus / "a.md").unlink()
+    (corpus / "passwd.txt").symlink_to(tmp_path / "secret" / "passwd")
+    with pytest.raises(DataError, match="every one was skipped"):
+        load_corpus(corpus)
