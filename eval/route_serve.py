@@ -105,10 +105,9 @@ def load_backend(router_path: str | Path, embedder=None, log: Log | None = None,
     constant = router.operating_point.tradeoff is None
     ws = Workspace(plan, load_dataset(plan.train), load_corpus(plan.corpus) if plan.corpus else None,
                    router.run_dir, int(stamp.get("max_new_tokens", 32)), device=device or _device())
-    extractor = None
-    if not constant:
-        extractor = run_extractor(router.run_dir, plan.embedder, embedder if embedder is not None else ws.embedder())
-        extractor.check(router.versions, router_path)
+    # checked even when the operating point is one approach: the file claims these features
+    extractor = run_extractor(router.run_dir, plan.embedder, embedder if embedder is not None else ws.embedder())
+    extractor.check(router.versions, router_path)
     names = [router.operating_point.name] if constant else list(router.routes)
     names += [router.fallback] if router.fallback not in names else []
     systems = {}
@@ -116,7 +115,7 @@ def load_backend(router_path: str | Path, embedder=None, log: Log | None = None,
         spec = spec_for(name)
         built = spec.build(ws, model=plan.api_model) if name.startswith(API_PREFIX) else spec.build(ws)
         systems[name] = built.system
-    return RoutedBackend(router, systems, extractor, ws.max_new_tokens,
+    return RoutedBackend(router, systems, None if constant else extractor, ws.max_new_tokens,
                          log or logging.getLogger("tunewise.serve").info)
 
 
