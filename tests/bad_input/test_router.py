@@ -1,34 +1,11 @@
 """Bad input to `route train` and `serve --router`: one clear line each, exit non-zero, nothing written."""
-import json
 import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.fakes import assert_clean_failure, invoke, write_jsonl
-
-EXAMPLE = Path(__file__).parents[2] / "examples"
-DOCS = ("fares.md", "refunds.md", "lost-property.md")
-
-
-@pytest.fixture(scope="module")
-def qa_run(tiny_model, tmp_path_factory):
-    """A real compare run of the tiny llama: zero-shot and RAG over three documents, 12 questions."""
-    from tunewise.eval.runner import run_compare
-
-    root = tmp_path_factory.mktemp("route-qa")
-    for folder in ("docs", "docs-v2"):
-        (root / folder).mkdir()
-        for name in DOCS:
-            shutil.copy(EXAMPLE / folder / name, root / folder / name)
-    write_jsonl(root / "train.jsonl", [json.loads(l) for l in (EXAMPLE / "qa-train.jsonl").read_text().splitlines()])
-    write_jsonl(root / "eval.jsonl", [json.loads(l) for l in (EXAMPLE / "qa-eval.jsonl").read_text().splitlines()][:12])
-    plan = {"task": "qa", "model": str(tiny_model), "train": "train.jsonl", "eval": "eval.jsonl", "corpus": "docs",
-            "approaches": ["zero-shot", "rag"]}
-    (root / "plan.yaml").write_text(yaml.safe_dump(plan), encoding="utf-8")
-    run_compare(root / "plan.yaml", root / "out", max_new_tokens=4)
-    return root
+from tests.component.test_router import qa_run  # noqa: F401  (a module fixture: a real tiny run)
+from tests.fakes import assert_clean_failure, invoke
 
 
 def copy_run(qa_run: Path, tmp_path: Path) -> Path:

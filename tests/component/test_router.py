@@ -11,6 +11,7 @@ from tests.fakes import write_jsonl
 
 EXAMPLE = Path(__file__).parents[2] / "examples"
 API_KEY_ENV = "TUNEWISE_TEST_ROUTER_KEY"
+DOCS = ("fares.md", "refunds.md", "lost-property.md")
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -87,6 +88,42 @@ def cls_run(tiny_model, api_server, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def qa_run(tiny_model, tmp_path_factory):
+    """A real compare run of the tiny llama: zero-shot and RAG over three documents, 12 questions."""
+    import shutil
+
+    import yaml
+
+    from tunewise.eval.runner import run_compare
+
+    root = tmp_path_factory.mktemp("route-qa")
+    for folder in ("docs", "docs-v2"):
+        (root / folder).mkdir()
+        for name in DOCS:
+            shutil.copy(EXAMPLE / folder / name, root / folder / name)
+    write_jsonl(root / "train.jsonl", [json.loads(l) for l in (EXAMPLE / "qa-train.jsonl").read_text().splitlines()])
+    write_jsonl(root / "eval.jsonl", [json.loads(l) for l in (EXAMPLE / "qa-eval.jsonl").read_text().splitlines()][:12])
+    plan = {"task": "qa", "model": str(tiny_model), "train": "train.jsonl", "eval": "eval.jsonl", "corpus": "docs",
+            "approaches": ["zero-shot", "rag"]}
+    (root / "plan.yaml").write_text(yaml.safe_dump(plan), encoding="utf-8")
+    run_compare(root / "plan.yaml", root / "out", max_new_tokens=4)
+    return root
+
+
+def test_routing_does_not_pay_when_one_approach_dominates(qa_run):
+    """The tiny random model answers no question right either way, so the cheaper approach is as good
+    as the other everywhere: route train must say so and send everything to it."""
+    from tunewise.eval.router import train_router
+
+    router = train_router(qa_run / "out")
+    assert [p.quality for p in router.singles] == [0.0, 0.0]
+    cheaper = min(router.singles, key=lambda p: p.cost_ms)     # which one is measured, not assumed
+    assert not router.pays and router.verdict.startswith("Routing does not pay on these 12 examples")
+    assert f"send everything to {cheaper.name}" in router.verdict
+    assert router.operating_point == cheaper
+
+
+@pytest.fixture(scope="module")
 def cls_router(cls_run):
     from tunewise.eval.router import train_router
 
@@ -97,6 +134,7 @@ def test_singles_and_router_points_are_recomputable_from_predictions(cls_run, cl
     from tunewise.eval.router import score_router_out_of_fold
 
     router = cls_router
+    print(router.verdict, [(p.name, p.quality, p.cost_ms) for p in router.singles], router.oracle)
     assert router.routes[0] != router.routes[-1] and len(router.routes) == 5
     for single in router.singles:
         rows = read_rows(cls_run / "predictions" / f"{single.name}.jsonl")
