@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "index": "tunewise.cli.index:index",
     "ask": "tunewise.cli.ask:ask",
     "serve": "tunewise.cli.serve:serve",
+    "route": "tunewise.cli.route:route",
     "tune": "tunewise.cli.tune:tune",
     "export": "tunewise.cli.tune:export",
 }

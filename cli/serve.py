@@ -18,8 +18,11 @@ from tunewise.cli.render import err_console
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--token-env", default=None,
               help="Environment variable holding a bearer token that clients must send.")
-def serve(model, adapter, host, port, token_env):
-    """Serve MODEL (with an optional adapter) for OpenAI-compatible clients until Ctrl-C."""
+@click.option("--router", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A router file from `tunewise route train`: route each request to its approach instead of --model.")
+def serve(model, adapter, host, port, token_env, router):
+    """Serve MODEL (with an optional adapter), or a router over a compare run's approaches, for
+    OpenAI-compatible clients until Ctrl-C."""
     from tunewise.retrieval.serve import start_server
 
     token = None
@@ -27,7 +30,13 @@ def serve(model, adapter, host, port, token_env):
         token = os.environ.get(token_env)
         if not token:
             raise click.BadParameter(f"environment variable {token_env} is not set", param_hint="--token-env")
-    server = start_server(model, adapter=adapter, host=host, port=port, token=token)
+    if router is not None:
+        from tunewise.eval.route_serve import start_router_server
+
+        log = lambda line: err_console.print(line, highlight=False)  # noqa: E731
+        server = start_router_server(router, host=host, port=port, token=token, log=log)
+    else:
+        server = start_server(model, adapter=adapter, host=host, port=port, token=token)
     err_console.print(f"Serving {server.model_name} at {server.url} (Ctrl-C stops)", highlight=False)
     try:
         server.serve_forever()

@@ -32,7 +32,7 @@ from tunewise.core.schema import Plan
 from tunewise.eval import metrics
 from tunewise.eval.checks import drift, forgetting
 from tunewise.eval.systems import LLMSystem
-from tunewise.eval.workspace import Built, Progress, Workspace, tune_config
+from tunewise.eval.workspace import Built, Progress, Workspace, build_approach, tune_config
 
 PREDICT_BATCH = 8
 DEFAULT_MAX_NEW_TOKENS = MAX_NEW_TOKENS
@@ -169,9 +169,8 @@ def _device():
 def run_approach(ws: Workspace, name: str, inputs: Inputs) -> ApproachResult:
     """Build one approach through its registered `build`, answer every eval example, measure it."""
     api = registry.split_api(name)[1]
-    build = registry.builder(name)
     with PeakMemory() as memory:
-        built = build(ws, model=ws.plan.api_model) if api else build(ws)
+        built = build_approach(ws, name)
         rows = predict_rows(ws, name, built.system, inputs.evaluation)
     write_jsonl(ws.out / "predictions" / f"{name}.jsonl", rows)
     result = ApproachResult(

@@ -160,6 +160,12 @@ class Workspace:
         return run_tuning(config, report)
 
 
+def build_approach(ws: Workspace, name: str) -> Built:
+    """Build a registered approach; `api-NAME` builds NAME on the plan's API model."""
+    build = registry.builder(name)
+    return build(ws, model=ws.plan.api_model) if registry.split_api(name)[1] else build(ws)
+
+
 def tune_config(plan: Plan, name: str, out: Path, system: str):
     """The plan's shared `tuning:` keys, then the approach's own block, over what this comparison fixes."""
     from tunewise.tuning.config import TuneConfig

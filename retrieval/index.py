@@ -172,14 +172,28 @@ class ChromaIndex:
         return col is not None and bool(col.metadata.get("complete"))
 
     @store_errors
-    def query(self, text: str, k: int = RAG_K) -> list[Hit]:
+    def query(self, text: str, k: int = RAG_K, embedding: list[float] | None = None) -> list[Hit]:
+        """The k closest chunks; pass `embedding` when the caller has already embedded `text`."""
         col = self._existing()
-        result = col.query(query_embeddings=[self.embedder.embed_query(text)], n_results=k,
+        vector = embedding if embedding is not None else self.embedder.embed_query(text)
+        result = col.query(query_embeddings=[vector], n_results=k,
                            include=["documents", "metadatas", "distances"])
         return [
             Hit(doc, meta["source"], int(meta["chunk"]), round(1.0 - float(dist), 6))
             for doc, meta, dist in zip(result["documents"][0], result["metadatas"][0], result["distances"][0])
         ]
+
+    @store_errors
+    def fingerprint(self) -> str:
+        """A digest of what the index holds (its chunks, their documents' hashes, the embedder and chunking),
+        so anything trained on its scores can tell when it has changed."""
+        from tunewise.core.data import text_sha256
+
+        col = self._existing()
+        ids, metas = self._metadatas(col)
+        held = sorted(f"{cid}:{meta['doc_hash']}" for cid, meta in zip(ids, metas))
+        settings = {k: v for k, v in self._metadata(True).items() if k != "complete"}
+        return text_sha256(repr((settings, held)))[:16]
 
     @store_errors
     def info(self) -> dict[str, object]:

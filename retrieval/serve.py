@@ -120,6 +120,7 @@ def _completion(model: str, generation, max_tokens: int) -> dict:
                      "finish_reason": finish}],
         "usage": {"prompt_tokens": generation.prompt_tokens, "completion_tokens": generation.completion_tokens,
                   "total_tokens": generation.prompt_tokens + generation.completion_tokens},
+        **({"tunewise": generation.metadata} if getattr(generation, "metadata", None) else {}),
     }
 
 
@@ -135,13 +136,14 @@ def is_loopback(host: str) -> bool:
 
 
 def start_server(model: str, adapter=None, host: str = "127.0.0.1", port: int = 8000,
-                 token: str | None = None) -> ChatServer:
-    """Load the model and bind; beyond loopback a bearer token is required, so nobody serves it open."""
+                 token: str | None = None, backend=None) -> ChatServer:
+    """Load the model (or call `backend()` for another generator, e.g. a router) and bind; beyond
+    loopback a bearer token is required, so nobody serves it open."""
     from tunewise.retrieval.generate import LocalGenerator
 
     if not is_loopback(host) and token is None:
         raise TunewiseError(f"serving on {host} (not loopback) needs a bearer token; pass --token-env VAR")
-    generator = LocalGenerator.load(model, adapter=adapter)
+    generator = backend() if backend is not None else LocalGenerator.load(model, adapter=adapter)
     try:
         return ChatServer(generator, host, port, token)
     except OSError as exc:

@@ -1,0 +1,51 @@
+"""`tunewise route train RUN_DIR --out ROUTER`: learn from a compare run which approach answers each request."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from tunewise.cli.options import force_option, json_option
+from tunewise.cli.render import console, print_json, table
+
+
+@click.group()
+def route() -> None:
+    """Route each request to the approach that answers it best for its cost."""
+
+
+@route.command("train")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Router file to write (JSON).")
+@click.option("--max-cost-per-answer", "max_cost", type=click.FloatRange(min=0), default=None,
+              help="Operating point: the best quality costing at most this many ms per answer.")
+@click.option("--min-quality", type=click.FloatRange(0, 1), default=None,
+              help="Operating point: the cheapest mix reaching this quality (the routing metric, 0-1).")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the quality/cost frontier as a PNG.")
+@force_option
+@json_option
+def train(run_dir: Path, out: Path, max_cost: float | None, min_quality: float | None, plot: Path | None,
+          force: bool, as_json: bool) -> None:
+    """Train a router on RUN_DIR (a finished `tunewise compare --out` folder), score it out of fold
+    against every approach and the oracle, and write it with its operating point."""
+    from tunewise.core.errors import OutputExistsError
+    from tunewise.eval.route_report import frontier_plot, frontier_rows
+    from tunewise.eval.router import train_router
+
+    if out.exists() and not force:
+        raise OutputExistsError(out)
+    router = train_router(run_dir, max_cost_ms=max_cost, min_quality=min_quality)
+    router.save(out)
+    if plot is not None:
+        frontier_plot(router, plot)
+    if as_json:
+        print_json(router.model_dump(mode="json", exclude={"model", "oof_quality", "overhead_ms", "oof_ids"}))
+        return
+    header, rows = frontier_rows(router)
+    console.print(table(f"Quality/cost frontier, out of fold on {router.examples} examples "
+                        f"({router.folds} folds); * = operating point", header, rows))
+    console.print(router.verdict, highlight=False)
+    point = router.operating_point
+    console.print(f"Router: {out}  (operating point {point.name}: {router.metric} {point.quality:.3f} at "
+                  f"{point.cost_ms:.0f} ms per answer; fallback {router.fallback})", highlight=False)

@@ -1,0 +1,343 @@
+"""Routing per question: learn from a finished compare run which approach should answer each request.
+
+A compare run knows, example by example, each approach's quality (eval/metrics.py on that one example)
+and cost (its measured latency in ms). One multi-output ridge regression (scikit-learn) predicts every
+approach's quality from request-time features (eval/route_features.py); a request goes to
+argmax(predicted quality - tradeoff * mean cost / largest mean cost). Sweeping the tradeoff traces the
+quality/cost frontier, compared with every single approach and with the oracle (the best approach per
+example). Every router number is out of fold (`cross_val_predict`): no example is scored by a model that
+saw it. The operating point is one number picked on those out-of-fold scores.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from pydantic import Field
+
+from tunewise.core.errors import TunewiseError
+from tunewise.core.files import read_json
+from tunewise.core.schema import Plan, Record
+from tunewise.eval import metrics
+from tunewise.eval.route_features import FeatureExtractor, FeatureVersions, run_extractor
+
+MIN_EXAMPLES = 10
+FOLDS = 5
+TRADEOFFS = 121           # points of the sweep, log-spaced from 1e-3 to 1e3, plus 0
+QUALITY_MARGIN = 0.005    # what "better" must exceed, so one rounding does not make routing "pay"
+COST_MARGIN = 0.05        # and "cheaper": at least 5% fewer ms per answer
+ROUTING_METRIC = {"classification": "accuracy", "qa": "token_f1", "generation": "rouge_l"}
+
+
+class Point(Record):
+    """One way to answer every example: a single approach, the oracle, or the router at one tradeoff."""
+
+    name: str
+    quality: float
+    cost_ms: float
+    shares: dict[str, float]
+    tradeoff: float | None = None       # the router's; None for a single approach or the oracle
+
+
+class LinearQuality(Record):
+    """The fitted scaler and ridge, as numbers: a router file is JSON, never a pickle to unpickle."""
+
+    mean: list[float]
+    scale: list[float]
+    coef: list[list[float]]             # one row per route
+    intercept: list[float]
+
+
+class RouterFile(Record):
+    """What `route train` writes and `serve --router` reads."""
+
+    run_dir: Path
+    task: str
+    metric: str
+    routes: list[str]                   # cheapest first (by mean cost per answer)
+    route_cost_ms: list[float]
+    features: list[str]
+    versions: FeatureVersions
+    model: LinearQuality
+    examples: int
+    folds: int
+    singles: list[Point]
+    oracle: Point
+    frontier: list[Point]               # the router's non-dominated points, cheapest first
+    operating_point: Point
+    pays: bool
+    verdict: str
+    fallback: str
+    oof_ids: list[str] = Field(default_factory=list)
+    oof_quality: list[list[float]] = Field(default_factory=list)   # out-of-fold predictions, per example
+    overhead_ms: list[float] = Field(default_factory=list)         # feature time, per example
+
+
+@dataclass
+class RunTable:
+    """A compare run as matrices: examples x approaches (approaches cheapest first)."""
+
+    run_dir: Path
+    plan: Plan
+    max_new_tokens: int
+    names: list[str]
+    rows: dict[str, list[dict]]
+    quality: Any                        # numpy (n, A)
+    cost_ms: Any                        # numpy (n, A)
+
+
+def load_run(run_dir: str | Path) -> RunTable:
+    """Read every finished approach's per-example predictions; one clear line for what is missing."""
+    import numpy as np
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "compare.json").is_file():
+        raise TunewiseError(f"{run_dir}: not a compare run folder (no compare.json); "
+                            f"run `tunewise compare PLAN --out {run_dir}` first")
+    stamp = read_json(run_dir / "compare.json")
+    plan = Plan.model_validate(stamp["plan"])
+    names = sorted(p.stem for p in (run_dir / "approaches").glob("*.json"))
+    if len(names) < 2:
+        raise TunewiseError(f"{run_dir}: routing needs at least two finished approaches, found {len(names)}")
+    rows = {name: _prediction_rows(run_dir, name) for name in names}
+    ids = [r["id"] for r in rows[names[0]]]
+    for name in names:
+        if [r["id"] for r in rows[name]] != ids:
+            raise TunewiseError(f"{run_dir}/predictions/{name}.jsonl answers other examples than {names[0]}")
+    cost = np.array([[r["latency_ms"] for r in rows[n]] for n in names], dtype=float).T
+    order = np.argsort(cost.mean(axis=0), kind="stable")
+    names = [names[i] for i in order]
+    quality = np.array([example_quality(plan.task, rows[n]) for n in names]).T
+    return RunTable(run_dir, plan, int(stamp.get("max_new_tokens", 32)), names, rows, quality, cost[:, order])
+
+
+def _prediction_rows(run_dir: Path, name: str) -> list[dict]:
+    import json
+
+    path = run_dir / "predictions" / f"{name}.jsonl"
+    if not path.is_file():
+        raise TunewiseError(f"{path} is missing: routing needs the per-example predictions `compare` writes")
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not rows or any(not {"id", "input", "reference", "prediction", "latency_ms"} <= set(r) for r in rows):
+        raise TunewiseError(f"{path}: needs one row per eval example with id, input, reference, prediction "
+                            "and latency_ms")
+    return rows
+
+
+def example_quality(task: str, rows: Sequence[dict]) -> list[float]:
+    """Each example's own score on the task's routing metric (accuracy, token F1 or ROUGE-L), from
+    eval/metrics.py: their mean is the approach's reported value of that metric."""
+    metric = ROUTING_METRIC[task]
+    if task == "classification":
+        return [float(metrics.classification_metrics([r["reference"]], [r["prediction"]])[metric]) for r in rows]
+    score = metrics.qa_metrics if task == "qa" else metrics.generation_metrics
+    return [float(score([r["reference"]], [r["prediction"]])[metric]) for r in rows]
+
+
+def train_router(run_dir: str | Path, max_cost_ms: float | None = None, min_quality: float | None = None,
+                 extractor: FeatureExtractor | None = None, folds: int = FOLDS, seed: int = 0) -> RouterFile:
+    """Fit the router on every example, score it out of fold, and pick its operating point."""
+    import numpy as np
+    from sklearn.model_selection import KFold, cross_val_predict
+
+    run = load_run(run_dir)
+    n = len(run.quality)
+    if n < max(MIN_EXAMPLES, 2 * folds):
+        raise TunewiseError(f"{run.run_dir}: {n} eval examples are too few to cross-validate a router "
+                            f"(need at least {max(MIN_EXAMPLES, 2 * folds)})")
+    extractor = extractor or run_extractor(run.run_dir, run.plan.embedder)
+    measured = [extractor.features(r["input"]) for r in run.rows[run.names[0]]]
+    features = np.array([vector for vector, _ in measured])
+    overhead = np.array([ms for _, ms in measured])
+    model = _quality_model()
+    oof = cross_val_predict(model, features, run.quality, cv=KFold(folds, shuffle=True, random_state=seed))
+    model.fit(features, run.quality)
+    route_cost = run.cost_ms.mean(axis=0)
+    singles = [_point(name, run.quality[:, a], run.cost_ms[:, a], {name: 1.0}) for a, name in enumerate(run.names)]
+    frontier = sweep(run, oof, route_cost, overhead)
+    pays, verdict = routing_verdict(frontier, singles, run, oof, route_cost, overhead, seed)
+    if pays or max_cost_ms is not None or min_quality is not None:
+        chosen = pick_operating_point(frontier + singles, singles, max_cost_ms, min_quality)
+    else:
+        chosen = max(singles, key=lambda s: (s.quality, -s.cost_ms))
+    return RouterFile(
+        run_dir=run.run_dir.resolve(), task=run.plan.task, metric=ROUTING_METRIC[run.plan.task], routes=run.names,
+        route_cost_ms=[round(float(c), 3) for c in route_cost], features=extractor.names,
+        versions=extractor.versions, model=_as_numbers(model), examples=n, folds=folds, singles=singles,
+        oracle=oracle(run), frontier=frontier, operating_point=chosen, pays=pays, verdict=verdict,
+        fallback=most_robust(run.names), oof_ids=[r["id"] for r in run.rows[run.names[0]]],
+        oof_quality=oof.round(6).tolist(), overhead_ms=overhead.round(3).tolist())
+
+
+def _quality_model():
+    import numpy as np
+    from sklearn.linear_model import RidgeCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    # A few dozen examples against 384 embedding dimensions: only a strongly regularised linear model
+    # has a chance; RidgeCV picks the strength by leave-one-out inside each training fold.
+    return make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-1, 5, 13)))
+
+
+def _as_numbers(model) -> LinearQuality:
+    scaler, ridge = model[0], model[-1]
+    return LinearQuality(mean=scaler.mean_.tolist(), scale=scaler.scale_.tolist(), coef=ridge.coef_.tolist(),
+                         intercept=list(map(float, ridge.intercept_)))
+
+
+def predicted_quality(model: LinearQuality, features) -> Any:
+    """The stored ridge applied to feature rows: the same numbers scikit-learn's `predict` gives."""
+    import numpy as np
+
+    x = (np.atleast_2d(np.asarray(features, dtype=float)) - np.array(model.mean)) / np.array(model.scale)
+    return x @ np.array(model.coef).T + np.array(model.intercept)
+
+
+def choose_routes(predicted, route_cost, tradeoff: float) -> Any:
+    """Index of the route for each row: predicted quality minus the tradeoff times its relative cost.
+    Routes are ordered cheapest first, so a tie goes to the cheaper one."""
+    import numpy as np
+
+    cost = np.asarray(route_cost, dtype=float)
+    return np.argmax(np.atleast_2d(predicted) - tradeoff * cost / cost.max(), axis=1)
+
+
+def _point(name: str, quality, cost, shares: dict[str, float], tradeoff: float | None = None) -> Point:
+    return Point(name=name, quality=round(float(quality.mean()), 4), cost_ms=round(float(cost.mean()), 2),
+                 shares={k: round(v, 4) for k, v in shares.items()}, tradeoff=tradeoff)
+
+
+def routed(run: RunTable, choice, overhead) -> tuple[Any, Any]:
+    """Per-example quality and cost when example i is answered by route choice[i] (plus feature time)."""
+    import numpy as np
+
+    rows = np.arange(len(choice))
+    return run.quality[rows, choice], run.cost_ms[rows, choice] + overhead
+
+
+def sweep(run: RunTable, oof, route_cost, overhead) -> list[Point]:
+    """The router's points over the tradeoff, keeping only those no other point beats on both axes."""
+    import numpy as np
+
+    seen, points = set(), []
+    for tradeoff in [0.0, *np.logspace(-3, 3, TRADEOFFS - 1)]:
+        choice = choose_routes(oof, route_cost, tradeoff)
+        if tuple(choice) in seen:
+            continue
+        seen.add(tuple(choice))
+        quality, cost = routed(run, choice, overhead)
+        shares = {name: float(np.mean(choice == a)) for a, name in enumerate(run.names)}
+        points.append(_point("router", quality, cost, shares, round(float(tradeoff), 6)))
+    kept = [p for p in points if not any(_dominates(q, p, 0.0, 0.0) for q in points)]
+    return sorted(kept, key=lambda p: (p.cost_ms, -p.quality))
+
+
+def _dominates(a: Point, b: Point, quality_margin: float, cost_margin: float) -> bool:
+    """a is at least as good and as cheap as b, and better by a margin on one of the two."""
+    if a.quality < b.quality or a.cost_ms > b.cost_ms:
+        return False
+    return a.quality > b.quality + quality_margin or a.cost_ms < b.cost_ms * (1 - cost_margin)
+
+
+def oracle(run: RunTable) -> Point:
+    """The best approach for each example (the cheapest of those tied): what no router can beat."""
+    import numpy as np
+
+    best = run.quality.max(axis=1, keepdims=True)
+    cost = np.where(run.quality >= best, run.cost_ms, np.inf)
+    choice = cost.argmin(axis=1)
+    quality, spent = routed(run, choice, np.zeros(len(choice)))
+    return _point("oracle", quality, spent, {n: float(np.mean(choice == a)) for a, n in enumerate(run.names)})
+
+
+def routing_verdict(frontier: list[Point], singles: list[Point], run: RunTable, oof, route_cost, overhead,
+                    seed: int) -> tuple[bool, str]:
+    """Whether some router point beats a single approach that nothing else beats, said in numbers."""
+    candidates = [s for s in singles if not any(_dominates(o, s, 0.0, 0.0) for o in singles)]
+    best = max(singles, key=lambda s: (s.quality, -s.cost_ms))
+    wins = [(r, s) for s in candidates for r in frontier if _dominates(r, s, QUALITY_MARGIN, COST_MARGIN)]
+    n = len(run.quality)
+    if not wins:
+        why = ("is both the best and the cheapest approach, and no mix of approaches beats it" if len(candidates) == 1
+               else "and every other approach on the cost/quality front are beaten by no mix of approaches")
+        return False, (f"Routing does not pay on these {n} examples: {best.name} ({best.quality:.3f} at "
+                       f"{best.cost_ms:.0f} ms per answer) {why} out of fold; send everything to {best.name}.")
+    router, single = max(wins, key=lambda w: (w[1].quality, w[0].quality - w[0].cost_ms / w[1].cost_ms))
+    low, high = _difference_interval(run, oof, route_cost, overhead, router, run.names.index(single.name), seed)
+    return True, (f"Routing pays on these {n} examples: the router at tradeoff {router.tradeoff:g} scores "
+                  f"{router.quality:.3f} at {router.cost_ms:.0f} ms per answer against {single.name}'s "
+                  f"{single.quality:.3f} at {single.cost_ms:.0f} ms (out of fold; 95% interval of the quality "
+                  f"difference {low:+.3f} to {high:+.3f}).")
+
+
+def _difference_interval(run: RunTable, oof, route_cost, overhead, router: Point, single: int,
+                         seed: int) -> tuple[float, float]:
+    """Seeded paired bootstrap of the per-example quality difference, router minus the single approach."""
+    import numpy as np
+    from scipy.stats import bootstrap
+
+    quality, _ = routed(run, choose_routes(oof, route_cost, router.tradeoff), overhead)
+    difference = quality - run.quality[:, single]
+    if np.ptp(difference) == 0:
+        return float(difference[0]), float(difference[0])
+    result = bootstrap((difference,), np.mean, confidence_level=0.95, method="percentile",
+                       rng=np.random.default_rng(seed))
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def pick_operating_point(points: list[Point], singles: list[Point], max_cost_ms: float | None = None,
+                         min_quality: float | None = None) -> Point:
+    """The best quality within a cost, the cheapest reaching a quality, or by default the cheapest that
+    reaches the best single approach's quality (a single approach itself when nothing mixes better)."""
+    if max_cost_ms is not None and min_quality is not None:
+        raise TunewiseError("give --max-cost-per-answer or --min-quality, not both")
+    by_quality = lambda p: (p.quality, -p.cost_ms, p.tradeoff is None)   # noqa: E731
+    by_cost = lambda p: (-p.cost_ms, p.quality, p.tradeoff is None)      # noqa: E731
+    if max_cost_ms is not None:
+        within = [p for p in points if p.cost_ms <= max_cost_ms]
+        if not within:
+            cheapest = min(p.cost_ms for p in points)
+            raise TunewiseError(f"no operating point costs {max_cost_ms:g} ms per answer or less; "
+                                f"the cheapest costs {cheapest:.1f} ms")
+        return max(within, key=by_quality)
+    target = max(s.quality for s in singles) if min_quality is None else min_quality
+    reaching = [p for p in points if p.quality >= target]
+    if not reaching:
+        best = max(p.quality for p in points)
+        raise TunewiseError(f"no operating point reaches quality {min_quality:g}; the best reaches {best:.3f}")
+    return max(reaching, key=by_cost)
+
+
+# Fewest moving parts first: no adapter, no index, no network. A failed route falls back to the first.
+ROBUSTNESS = ("zero-shot", "few-shot", "head", "lora", "full", "prompt-tuning", "qlora", "rag", "rag+lora")
+
+
+def most_robust(names: Sequence[str]) -> str:
+    rank = {name: i for i, name in enumerate(ROBUSTNESS)}
+    return min(names, key=lambda n: (n.startswith("api-"), rank.get(n.removeprefix("api-"), len(rank))))
+
+
+def route_of(router: RouterFile, predicted) -> list[str]:
+    """Route names for rows of predicted quality, at the router's operating point."""
+    point = router.operating_point
+    if point.tradeoff is None:
+        return [point.name] * len(predicted)
+    return [router.routes[i] for i in choose_routes(predicted, router.route_cost_ms, point.tradeoff)]
+
+
+def score_router_out_of_fold(run_dir: str | Path, router: RouterFile | None = None) -> list[dict]:
+    """The router as one more approach of the run: a prediction row per eval example (the chosen route's
+    answer, its latency plus the feature time, and `route`), every choice made out of fold."""
+    run = load_run(run_dir)
+    router = router if router is not None else train_router(run_dir)
+    if router.oof_ids != [r["id"] for r in run.rows[run.names[0]]] or router.routes != run.names:
+        raise TunewiseError(f"the router was trained on another run than {run.run_dir}; train it on this one")
+    constant = router.operating_point.tradeoff is None
+    rows = []
+    for i, name in enumerate(route_of(router, router.oof_quality)):
+        row = dict(run.rows[name][i])
+        row["latency_ms"] = round(row["latency_ms"] + (0.0 if constant else router.overhead_ms[i]), 2)
+        rows.append({**row, "route": name})
+    return rows

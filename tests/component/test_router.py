@@ -1,0 +1,236 @@
+"""Routing per question on real compare runs of the tiny llama (and real MiniLM features): out-of-fold
+scores, the frontier, both verdicts, and `serve --router` answering the official openai client."""
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.fakes import write_jsonl
+
+EXAMPLE = Path(__file__).parents[2] / "examples"
+API_KEY_ENV = "TUNEWISE_TEST_ROUTER_KEY"
+DOCS = ("fares.md", "refunds.md", "lost-property.md")
+
+
+def read_rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _serve_in_thread(server):
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server
+
+
+def _stop(server) -> None:
+    server.shutdown()
+    server.server_close()
+
+
+class ApiBackend:
+    """`tunewise serve` of the tiny llama in its own process: the run's API model, a backend we can kill."""
+
+    def __init__(self, model: Path):
+        import os
+        import socket
+        import subprocess
+        import sys
+        import time
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+        self.process = subprocess.Popen([sys.executable, "-m", "tunewise.cli.main", "serve", "--model", str(model),
+                                         "--port", str(self.port)], env=env)
+        deadline = time.monotonic() + 120
+        while socket.socket().connect_ex(("127.0.0.1", self.port)) != 0:
+            assert self.process.poll() is None and time.monotonic() < deadline, "the API backend did not start"
+            time.sleep(0.2)
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+@pytest.fixture(scope="module")
+def api_server(tiny_model):
+    backend = ApiBackend(tiny_model)
+    yield backend
+    backend.kill()
+
+
+@pytest.fixture(scope="module")
+def cls_run(tiny_model, api_server, tmp_path_factory):
+    """Ticket routing on 20 eval messages: local zero-shot, few-shot and head, and the same prompts on the
+    API model (api-zero-shot, api-few-shot)."""
+    import os
+
+    import yaml
+
+    from tunewise.eval.runner import run_compare
+
+    root = tmp_path_factory.mktemp("route-cls")
+    tickets = read_rows(EXAMPLE / "tickets-train.jsonl")
+    write_jsonl(root / "train.jsonl", tickets[:30])
+    write_jsonl(root / "eval.jsonl", tickets[30:50])
+    plan = {"task": "classification", "model": str(tiny_model), "train": "train.jsonl", "eval": "eval.jsonl",
+            "approaches": ["zero-shot", "few-shot", "head"], "tuning": {"max_steps": 4, "batch_size": 4},
+            "api_model": {"base_url": api_server.url, "model": "tiny", "api_key_env": API_KEY_ENV,
+                          "max_retries": 0, "timeout_s": 10}}
+    (root / "plan.yaml").write_text(yaml.safe_dump(plan), encoding="utf-8")
+    os.environ[API_KEY_ENV] = "not-a-secret"
+    run_compare(root / "plan.yaml", root / "out", max_new_tokens=8)
+    return root / "out"
+
+
+@pytest.fixture(scope="module")
+def qa_run(tiny_model, tmp_path_factory):
+    """A real compare run of the tiny llama: zero-shot and RAG over three documents, 12 questions."""
+    import shutil
+
+    import yaml
+
+    from tunewise.eval.runner import run_compare
+
+    root = tmp_path_factory.mktemp("route-qa")
+    for folder in ("docs", "docs-v2"):
+        (root / folder).mkdir()
+        for name in DOCS:
+            shutil.copy(EXAMPLE / folder / name, root / folder / name)
+    write_jsonl(root / "train.jsonl", [json.loads(l) for l in (EXAMPLE / "qa-train.jsonl").read_text().splitlines()])
+    write_jsonl(root / "eval.jsonl", [json.loads(l) for l in (EXAMPLE / "qa-eval.jsonl").read_text().splitlines()][:12])
+    plan = {"task": "qa", "model": str(tiny_model), "train": "train.jsonl", "eval": "eval.jsonl", "corpus": "docs",
+            "approaches": ["zero-shot", "rag"]}
+    (root / "plan.yaml").write_text(yaml.safe_dump(plan), encoding="utf-8")
+    run_compare(root / "plan.yaml", root / "out", max_new_tokens=4)
+    return root
+
+
+def test_routing_does_not_pay_when_one_approach_dominates(qa_run):
+    """The tiny random model answers no question right either way, so the cheaper approach is as good
+    as the other everywhere: route train must say so and send everything to it."""
+    from tunewise.eval.router import train_router
+
+    router = train_router(qa_run / "out")
+    assert [p.quality for p in router.singles] == [0.0, 0.0]
+    cheaper = min(router.singles, key=lambda p: p.cost_ms)     # which one is measured, not assumed
+    assert not router.pays and router.verdict.startswith("Routing does not pay on these 12 examples")
+    assert f"send everything to {cheaper.name}" in router.verdict
+    assert router.operating_point == cheaper
+
+
+@pytest.fixture(scope="module")
+def cls_router(cls_run):
+    from tunewise.eval.router import train_router
+
+    return train_router(cls_run)
+
+
+def test_singles_and_router_points_are_recomputable_from_predictions(cls_run, cls_router):
+    from tunewise.eval.router import score_router_out_of_fold
+
+    router = cls_router
+    print(router.verdict, [(p.name, p.quality, p.cost_ms) for p in router.singles], router.oracle)
+    assert router.routes[0] != router.routes[-1] and len(router.routes) == 5
+    for single in router.singles:
+        rows = read_rows(cls_run / "predictions" / f"{single.name}.jsonl")
+        reported = json.loads((cls_run / "approaches" / f"{single.name}.json").read_text())["metrics"]["accuracy"]
+        assert single.quality == pytest.approx(reported, abs=1e-4)
+        assert single.cost_ms == pytest.approx(np.mean([r["latency_ms"] for r in rows]), abs=0.01)
+    rows = score_router_out_of_fold(cls_run, router)
+    chosen = router.operating_point
+    assert len(rows) == 20 and {r["route"] for r in rows} <= set(router.routes)
+    assert np.mean([r["prediction"] == r["reference"] for r in rows]) == pytest.approx(chosen.quality, abs=1e-4)
+    for row in rows:
+        source = {r["id"]: r for r in read_rows(cls_run / "predictions" / f"{row['route']}.jsonl")}[row["id"]]
+        assert row["prediction"] == source["prediction"] and row["latency_ms"] >= source["latency_ms"]
+    assert router.oracle.quality >= max(p.quality for p in [*router.singles, *router.frontier])
+
+
+def test_router_is_scored_out_of_fold(cls_run, cls_router):
+    """Refit on each training fold and predict its held-out fold: exactly the stored predictions, which
+    differ from what the model fitted on every example says about those same examples."""
+    from sklearn.model_selection import KFold
+
+    from tunewise.eval.route_features import run_extractor
+    from tunewise.eval.router import _quality_model, load_run, predicted_quality
+
+    run = load_run(cls_run)
+    extractor = run_extractor(cls_run, "minilm-l6")
+    x = np.array([extractor.features(r["input"])[0] for r in run.rows[run.names[0]]])
+    expected = np.zeros_like(run.quality)
+    for train, held_out in KFold(cls_router.folds, shuffle=True, random_state=0).split(x):
+        expected[held_out] = _quality_model().fit(x[train], run.quality[train]).predict(x[held_out])
+    assert np.allclose(cls_router.oof_quality, expected, atol=1e-5)
+    in_sample = predicted_quality(cls_router.model, x)
+    assert np.allclose(in_sample, _quality_model().fit(x, run.quality).predict(x), atol=1e-6)
+    assert not np.allclose(in_sample, expected, atol=1e-3)
+
+
+def test_frontier_table_and_plot(cls_router, tmp_path):
+    from tunewise.eval.route_report import frontier_plot, frontier_rows
+
+    header, rows = frontier_rows(cls_router)
+    assert header[:3] == ["point", "accuracy", "ms per answer"]
+    assert [r[0].rstrip(" *") for r in rows][:6] == [*cls_router.routes, "oracle"]
+    assert sum(r[0].endswith(" *") for r in rows) >= 1
+    png = frontier_plot(cls_router, tmp_path / "frontier.png")
+    assert png.startswith(b"\x89PNG") and (tmp_path / "frontier.png").read_bytes() == png
+
+
+@pytest.fixture
+def served(cls_router, tmp_path):
+    """Start `serve --router` on a router file at the given operating point; stop it afterwards."""
+    from tunewise.eval.route_serve import start_router_server
+
+    servers, logs = [], []
+
+    def start(point):
+        path = tmp_path / f"router-{len(servers)}.json"
+        cls_router.model_copy(update={"operating_point": point}).save(path)
+        servers.append(_serve_in_thread(start_router_server(path, port=0, log=logs.append)))
+        return servers[-1]
+
+    yield start, logs
+    for server in servers:
+        _stop(server)
+
+
+def _ask(server, text: str):
+    from openai import OpenAI
+
+    reply = OpenAI(base_url=server.url, api_key="unused", max_retries=0).chat.completions.create(
+        model="tunewise-router", messages=[{"role": "user", "content": text}])
+    return reply.choices[0].message.content, reply.model_extra["tunewise"]
+
+
+def test_requests_land_on_different_routes(cls_run, cls_router, served):
+    """A mixed operating point: each question goes where the stored model sends it, and gets the answer
+    that route gave in the compare run."""
+    start, logs = served
+    mixed = [p for p in cls_router.frontier if sum(share > 0 for share in p.shares.values()) >= 2]
+    server = start(mixed[0])
+    answers = {name: {r["input"]: r["prediction"] for r in read_rows(cls_run / "predictions" / f"{name}.jsonl")}
+               for name in cls_router.routes}
+    routes = []
+    for question in list(answers[cls_router.routes[0]])[:12]:
+        text, meta = _ask(server, question)
+        routes.append(meta["route"])
+        assert text == answers[meta["route"]][question] and "fallback_from" not in meta
+    assert len(set(routes)) >= 2, routes
+    assert sum(line.startswith("route ") for line in logs) == 12
+
+
+def test_a_killed_backend_falls_back_to_the_most_robust_route(cls_router, served, api_server):
+    start, logs = served
+    api = next(p for p in cls_router.singles if p.name.startswith("api-"))
+    server = start(api)               # every request goes to the API model ...
+    assert _ask(server, "Where is my bag?")[1] == {"route": api.name}
+    api_server.kill()                 # ... until it dies (kill -9)
+    text, meta = _ask(server, "Where is my bag?")
+    assert meta == {"route": "zero-shot", "fallback_from": api.name} and text
+    assert any(f"route {api.name} failed" in line and "falling back to zero-shot" in line for line in logs)
