@@ -74,7 +74,8 @@ def advise(answers_file, data, eval_path, corpus, corpus_next, eval_next, model,
     rec = run_advice(request)
     if plan_out is not None:
         write_plan(build_plan(rec, request, plan_out), plan_out, force)
-    step = next_command(plan_out, answers_path() if asked else answers_file, data, eval_path, corpus)
+    step = next_command(plan_out, answers_path() if asked else answers_file,
+                        {"data": data, "eval": eval_path, "corpus": corpus}, model_flags(model, api_base))
     if as_json:
         print_json(rec.model_dump(mode="json"))
         err_console.print(f"Next: {step}", highlight=False, soft_wrap=True)
@@ -85,15 +86,23 @@ def advise(answers_file, data, eval_path, corpus, corpus_next, eval_next, model,
     console.print(f"Next: {step}", highlight=False, soft_wrap=True)
 
 
-def next_command(plan_out: Path | None, answers: Path | None, data: Path | None, eval_path: Path | None,
-                 corpus: Path | None) -> str:
-    """The exact command to run next: compare the written plan, or write a plan from these answers."""
+PLACEHOLDERS = {"data": "TRAIN.jsonl", "eval": "EVAL.jsonl"}   # what --plan-out needs besides answers
+
+
+def next_command(plan_out: Path | None, answers: Path | None, files: dict[str, Path | None],
+                 model_words: list[str]) -> str:
+    """The exact command to run next: compare the written plan, or write one from these answers and files."""
     if plan_out is not None:
         return f"tunewise compare {plan_out} --out {plan_out.with_name(plan_out.stem + '-compare')}"
-    words = ["tunewise advise", f"--answers {answers or 'ANSWERS.yaml'}", f"--data {data or 'TRAIN.jsonl'}",
-             f"--eval {eval_path or 'EVAL.jsonl'}", *([f"--corpus {corpus}"] if corpus else []),
-             "--plan-out plan.yaml"]
-    return " ".join(words)
+    words = [f"--{key} {path or PLACEHOLDERS[key]}" for key, path in files.items() if path or key in PLACEHOLDERS]
+    return " ".join(["tunewise advise", f"--answers {answers or 'ANSWERS.yaml'}", *words, *model_words,
+                     "--plan-out plan.yaml"])
+
+
+def model_flags(model: str, api_base: str | None) -> list[str]:
+    """The model options to repeat in the next command (none for the default bundled model)."""
+    words = [f"--model {model}"] if api_base or model != "smollm2-135m-instruct" else []
+    return words + ([f"--api-base {api_base}"] if api_base else [])
 
 
 def hardware_defaults() -> dict[str, Any]:

@@ -6,7 +6,8 @@ from pathlib import Path
 import click
 
 from tunewise.cli.options import force_option, json_option
-from tunewise.cli.render import console, print_json, progress, table
+from tunewise.cli.compare_view import comparison_tables
+from tunewise.cli.render import console, print_json, progress
 
 
 @click.command()
@@ -22,7 +23,6 @@ def compare(plan: Path, overrides: tuple[str, ...], out: Path, only: str | None,
     """Build, run and evaluate every approach of PLAN on the same eval examples; an interrupted run
     resumes where it stopped (finished approaches are kept). KEY=VALUE pairs override plan keys,
     e.g. tuning.max_steps=40 limit_eval=20."""
-    from tunewise.eval.report import comparison_rows
     from tunewise.eval.runner import run_compare
 
     names = [n.strip() for n in only.split(",") if n.strip()] if only else None
@@ -38,7 +38,7 @@ def compare(plan: Path, overrides: tuple[str, ...], out: Path, only: str | None,
     if as_json:
         print_json(results)
         return
-    header, rows = comparison_rows(results)
-    console.print(table(f"{results['task']}: {results['primary_metric']} decides; * = measured winner", header, rows))
+    for part in comparison_tables(results):
+        console.print(part)
     console.print(f"Recommendation: {results['recommendation']}  (measured winner: {results['winner']})")
     console.print(f"Report: {out / 'report.html'}  (also report.md, results.json, predictions/)")

@@ -19,7 +19,7 @@ def print_json(data: Any) -> None:
 
 
 TERMINAL_WIDTH = 80
-COLUMN_GAP = 2        # SIMPLE_HEAD draws no vertical lines: one space of padding each side
+COLUMN_GAP = 3        # SIMPLE_HEAD: a one-space divider plus one space of padding each side
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:

@@ -19,6 +19,8 @@ def number(value: float, digits: int = 3) -> str:
 
 def duration(seconds: float) -> str:
     """12 ms, 4.5 s, 12 min, 3.2 h, 4.1 d."""
+    if seconds == 0:
+        return "0 s"
     for unit, size, upper in (("ms", 0.001, 1), ("s", 1, 60), ("min", 60, 3600), ("h", 3600, 2 * 86400)):
         if abs(seconds) < upper:
             return f"{_short(seconds / size)} {unit}"
