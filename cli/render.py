@@ -80,9 +80,12 @@ def check_line(ok: bool, name: str, detail: str, fix: str = "") -> None:
 
 
 def progress(transient: bool = False) -> Progress:
-    """The progress bar every long-running command uses (on stderr, so --json output stays clean)."""
-    return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-        console=err_console, transient=transient,
-    )
+    """The progress display every long-running command uses (on stderr, so --json output stays clean):
+    live bars in a terminal, timestamped lines when stderr is a pipe or a file."""
+    from tunewise.cli.progress import PlainProgress
+
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn())
+    if not err_console.is_terminal:
+        return PlainProgress(*columns, console=err_console)
+    return Progress(*columns, console=err_console, transient=transient)
