@@ -12,6 +12,7 @@ from tunewise.eval.approaches import API_PREFIX
 # Colour-blind-safe (Okabe-Ito, then Tol's muted); keyed by the registry's order, never by position in a run.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
            "#882255", "#44AA99", "#999933", "#AA4499")
+SCALE_FREE = ("bleu", "perplexity")     # metrics that are not 0-1 scores
 
 
 def colour_for(name: str) -> str:
@@ -78,6 +79,8 @@ def quality_vs_cost(results: dict[str, Any]) -> bytes:
     if latencies and min(latencies) > 0 and max(latencies) / min(latencies) > 20:
         ax.set_xscale("log")
     ax.margins(0.15)
+    if primary not in SCALE_FREE:
+        ax.set_ylim(-0.03, 1.03)   # a 0-1 score on its whole range: equal scores do not fake a spread
     ax.set_xlabel("median latency per answer (ms)")
     ax.set_ylabel(LABELS[primary])
     ax.set_title("Quality against latency (marker area grows with training time)", fontsize=10)
