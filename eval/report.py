@@ -7,6 +7,7 @@ import base64
 import datetime as dt
 import html
 import os
+import re
 import platform
 from pathlib import Path
 from typing import Any
@@ -144,10 +145,10 @@ def sections(results: dict[str, Any]) -> list[tuple[str, str | None, tuple[list[
     if not results["approaches"]:
         return [("Comparison", narrative.NO_RESULTS, None)]
     adv = results["advisor"]["recommendation"]
-    verdict = (f"{narrative.verdict(results)} Measured winner: **{results['winner']}** (marked *). "
+    verdict = (f"**Verdict:** {narrative.verdict(results)}\n\nMeasured winner: **{results['winner']}** (marked *). "
                f"Advisor's recommendation: **{adv or 'none given'}**.")
     out = [("Comparison", f"Task `{results['task']}`, model `{results['model']}`; every approach answered the "
-                          "same eval examples with greedy decoding. " + verdict, comparison_rows(results))]
+                          "same eval examples with greedy decoding.\n\n" + verdict, comparison_rows(results))]
     reasons = results["advisor"]["reasons"]
     text = " ".join(results["disagreement"]) or ("The measured winner is the advisor's pick." if adv else
                                                   "The plan gave no advisor recommendation.")
@@ -190,19 +191,18 @@ def markdown(results: dict[str, Any], plot_files: list[str]) -> str:
 def html_report(results: dict[str, Any], images: dict[str, bytes]) -> str:
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>Tunewise comparison</title>",
              "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child{text-align:left}"
+             "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,td.text{text-align:left}"
              ".wide{overflow-x:auto}img{max-width:100%;height:auto}"
              "</style></head><body><h1>Tunewise comparison</h1>"]
     for heading, text, table in sections(results):
         parts.append(f"<h2>{html.escape(heading)}</h2>")
         if text:
-            body = html.escape(text).replace("**", "")
-            parts.append(f"<p>{body}</p>")
+            parts += [f"<p>{_bold(html.escape(paragraph))}</p>" for paragraph in text.split("\n\n")]
         if table:
             header, rows = table
             parts.append("<div class='wide'><table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header)
                          + "</tr>")
-            parts += ["<tr>" + "".join(f"<td>{html.escape(fmt(v))}</td>" for v in row) + "</tr>" for row in rows]
+            parts += ["<tr>" + "".join(_cell(v) for v in row) + "</tr>" for row in rows]
             parts.append("</table></div>")
     parts.append("<h2>Plots</h2>" if images else "")
     for name, png in images.items():
@@ -210,6 +210,16 @@ def html_report(results: dict[str, Any], images: dict[str, bytes]) -> str:
         parts.append(f"<p><img alt='{name}' src='data:image/png;base64,{data}'></p>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _bold(text: str) -> str:
+    return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)
+
+
+def _cell(value: Any) -> str:
+    """Numbers right-aligned (the CSS default), free text left-aligned."""
+    text = html.escape(fmt(value))
+    return f"<td class='text'>{text}</td>" if isinstance(value, str) and " " in value else f"<td>{text}</td>"
 
 
 def write_report(out: Path, results: dict[str, Any]) -> None:
