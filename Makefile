@@ -28,6 +28,9 @@ DEMO_TUNING ?= tuning.max_steps=40 tuning.batch_size=8 tuning.lr=5e-4 tuning.max
 DEMO_TICKETS ?= zero-shot,few-shot,lora,head
 DEMO_QA ?= zero-shot,few-shot,rag,lora
 # The reference answers are a few words: 16 new tokens (the same for every approach) hold any of them.
+# A rerun of `make demo` reuses the approaches already finished in $(DEMO_OUT) (the plans are rewritten
+# identically); `make demo FORCE=--force` redoes every one.
+FORCE ?=
 
 demo: setup
 	$(TW) advise --answers examples/answers-tickets.yaml --data examples/tickets-train.jsonl \
@@ -36,9 +39,9 @@ demo: setup
 	  --eval examples/qa-eval.jsonl --corpus examples/docs --corpus-next examples/docs-v2 \
 	  --eval-next examples/qa-eval-next.jsonl --plan-out $(DEMO_OUT)/plan-qa.yaml --force
 	$(TW) compare $(DEMO_OUT)/plan-tickets.yaml $(DEMO_TUNING) tuning.head.lr=5e-3 \
-	  --only $(DEMO_TICKETS) --out $(DEMO_OUT)/tickets --force
+	  --only $(DEMO_TICKETS) --out $(DEMO_OUT)/tickets $(FORCE)
 	$(TW) compare $(DEMO_OUT)/plan-qa.yaml $(DEMO_TUNING) --only $(DEMO_QA) --max-new-tokens 16 \
-	  --out $(DEMO_OUT)/qa --force
+	  --out $(DEMO_OUT)/qa $(FORCE)
 
 # pytest exits 5 when it collects no tests: that is a failure too.
 test: setup

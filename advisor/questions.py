@@ -79,15 +79,23 @@ def _is_api(answers: dict[str, Any]) -> bool:
     return str(answers.get("model_access", "")).startswith("api")
 
 
+def _runs_here(answers: dict[str, Any]) -> bool:
+    """Model size and local hardware only matter for weights that run on this machine."""
+    return not _is_api(answers)
+
+
 QUESTIONS: tuple[Question, ...] = (
     Question("task", "What is the task?",
              "Classification can use a cheap classifier head; knowledge questions favour retrieval; "
              "style and format changes favour fine-tuning.",
              "choice", ("classification", "extraction", "generation", "qa", "style")),
-    Question("labelled_examples", "How many labelled examples (input with the right output) do you have?",
-             "A handful fits in a prompt; fine-tuning needs hundreds to learn reliably.", "int"),
-    Question("corpus_documents", "How many documents are in your unlabelled domain corpus (0 for none)?",
-             "Retrieval needs documents to search; without them it cannot add knowledge.", "int"),
+    Question("labelled_examples", "How many labelled examples do you have?",
+             "A labelled example is one input with its right output: one record (line) of your training "
+             "file. A handful fits in a prompt; fine-tuning needs hundreds to learn reliably.", "int"),
+    Question("corpus_documents", "How many documents does your corpus folder hold (0 for none)?",
+             "A document is one file in the folder of reference texts (.txt, .md, or a record of a .jsonl), "
+             "whatever its number of pages. Retrieval searches them; without any it cannot add knowledge.",
+             "int"),
     Question("knowledge_changes", "How often does the knowledge the task needs change?",
              "Retrieval picks up changes by re-indexing; fine-tuned weights must be retrained.",
              "choice", ("never", "yearly", "monthly", "weekly", "daily")),
@@ -98,16 +106,17 @@ QUESTIONS: tuple[Question, ...] = (
              "and retrieval unless the provider offers fine-tuning.",
              "choice", ("open-weights", "hub", "api-only", "api-finetune")),
     Question("model_params_b", "How large is the model, in billions of parameters?",
-             "Size sets the memory and time every approach needs.", "float"),
+             "Size sets the memory and time every approach needs (SmolLM2-135M is 0.135).", "float",
+             ask_if=_runs_here),
     Question("gpu_memory_gb", "GPU memory available, in GB (0 for no GPU)?",
-             "Decides which fine-tuning methods fit; QLoRA needs a CUDA GPU.", "float"),
+             "Decides which fine-tuning methods fit; QLoRA needs a CUDA GPU.", "float", ask_if=_runs_here),
     Question("ram_gb", "System memory (RAM), in GB?",
-             "Without a GPU, training and inference must fit in RAM.", "float"),
+             "Without a GPU, training and inference must fit in RAM.", "float", ask_if=_runs_here),
     Question("budget_usd", "Budget for training, in USD (none for no limit)?",
              "Approaches whose estimated cost exceeds it are ruled out.", "float", optional=True),
     Question("gpu_hour_usd", "Price of one GPU-hour, in USD (none if unknown)?",
              "Turns estimated training hours into money.", "float", optional=True,
-             ask_if=lambda a: float(a.get("gpu_memory_gb") or 0) > 0),
+             ask_if=lambda a: _runs_here(a) and float(a.get("gpu_memory_gb") or 0) > 0),
     Question("token_usd_per_1m", "API price per million tokens, in USD (none if unknown)?",
              "Turns the extra prompt tokens of few-shot and retrieval into cost per query.", "float",
              optional=True, ask_if=_is_api),
@@ -120,6 +129,11 @@ QUESTIONS: tuple[Question, ...] = (
              "If not, API models are ruled out and everything must run locally.", "bool"),
 )
 BY_KEY = {q.key: q for q in QUESTIONS}
+
+
+def applicable(answers: dict[str, Any]) -> list[Question]:
+    """The questions that apply given the answers (and defaults) so far, in order."""
+    return [q for q in QUESTIONS if q.ask_if is None or q.ask_if(answers)]
 
 
 def parse_answers(values: dict[str, Any], source: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ KnowledgeChanges = Literal["never", "yearly", "monthly", "weekly", "daily"]
 ModelAccess = Literal["open-weights", "hub", "api-only", "api-finetune"]
 FAST_CHANGES = ("monthly", "weekly", "daily")
 API_ACCESS = ("api-only", "api-finetune")
+BLOCKED = "blocked: "   # opens a reason that rules its approach out, so the output can show those first
 
 
 class Answers(Record):

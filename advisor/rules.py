@@ -16,7 +16,7 @@ from tunewise.advisor.estimate import (
     QUERY_TOKENS, Calibration, Estimate, Hardware, Workload, estimate_in_context, estimate_provider_tuning,
     estimate_tuned, shape_for,
 )
-from tunewise.advisor.records import FAST_CHANGES, Answers, CorpusProfile, DataProfile, Profile, Ranked, Recommendation
+from tunewise.advisor.records import BLOCKED, FAST_CHANGES, Answers, CorpusProfile, DataProfile, Profile, Ranked, Recommendation
 from tunewise.core import registry
 from tunewise.core.registry import ApproachSpec
 
@@ -231,6 +231,8 @@ def money_and_speed(s: Situation) -> list[Effect]:
 
 def model_size(s: Situation) -> list[Effect]:
     p = s.answers.model_params_b
+    if s.answers.is_api and "model_params_b" not in s.answers.model_fields_set:
+        return []  # the questionnaire does not ask an API model's size: nothing to say about it
     if p >= LARGE_MODEL_B:
         return [Effect(having(shows_examples), f"model_params_b is {p:g}: large models learn well from examples in "
                                       "the prompt.", 1)]
@@ -287,7 +289,7 @@ def rank(situation: Situation) -> list[Ranked]:
         for effect in rule(situation):
             for approach in effect.approaches:
                 scores[approach] += effect.delta
-                reasons[approach].append(effect.reason)
+                reasons[approach].append(BLOCKED + effect.reason if effect.blocks else effect.reason)
                 if effect.blocks:
                     blocked.add(approach)
     ranked = [Ranked(approach=a, feasible=a not in blocked, score=round(scores[a], 2), reasons=reasons[a],

@@ -6,16 +6,13 @@ from typing import Any
 
 import click
 
+from tunewise.advisor.questions import BY_KEY, QUESTIONS, Question, applicable, answers_path, read_answers_file, save_answers, saved_answers
+from tunewise.cli.advice_view import render_recommendation
 from tunewise.core.defaults import DEFAULT_GENERATOR
-from tunewise.advisor.questions import BY_KEY, QUESTIONS, Question, answers_path, read_answers_file, save_answers, saved_answers
 from tunewise.cli.options import force_option, json_option, model_options, model_ref
 from tunewise.cli.render import console, err_console, print_json, progress, table
 from tunewise.core.errors import TunewiseError
 from tunewise.core.files import claim_output
-
-ESTIMATE_COLUMNS = (("memory_gb", "memory GB"), ("train_hours", "train h"), ("train_cost_usd", "train $"),
-                    ("latency_ms_per_query", "ms/query"), ("prompt_tokens_per_query", "prompt tok"))
-
 
 def _parse_flag(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
     if value is None:
@@ -68,7 +65,8 @@ def advise(answers_file, data, eval_path, corpus, corpus_next, eval_next, model,
     given = {**(read_answers_file(answers_file) if answers_file else {}),
              **{k: v for k, v in flags.items() if v is not None}}
     ref = model_ref(model, api_base, api_key_env)
-    if interactive or (answers_file is None and not given):
+    asked = interactive or (answers_file is None and not given)
+    if asked:
         given = questionnaire(given, api_base is not None)
     request = AdviceRequest(Answers(**given), data, eval_path, corpus, corpus_next, eval_next, ref,
                             tuple(calibrate), exact_tokens)
@@ -78,12 +76,35 @@ def advise(answers_file, data, eval_path, corpus, corpus_next, eval_next, model,
     rec = run_advice(request)
     if plan_out is not None:
         write_plan(build_plan(rec, request, plan_out), plan_out, force)
+    step = next_command(plan_out, answers_path() if asked else answers_file,
+                        {"data": data, "eval": eval_path, "corpus": corpus}, model_flags(model, api_base))
     if as_json:
         print_json(rec.model_dump(mode="json"))
+        err_console.print(f"Next: {step}", highlight=False, soft_wrap=True)
         return
     render_recommendation(rec)
     if plan_out is not None:
-        console.print(f"Plan written to {plan_out}")
+        console.print(f"\nPlan written to {plan_out}", highlight=False)
+    console.print(f"Next: {step}", highlight=False, soft_wrap=True)
+
+
+PLACEHOLDERS = {"data": "TRAIN.jsonl", "eval": "EVAL.jsonl"}   # what --plan-out needs besides answers
+
+
+def next_command(plan_out: Path | None, answers: Path | None, files: dict[str, Path | None],
+                 model_words: list[str]) -> str:
+    """The exact command to run next: compare the written plan, or write one from these answers and files."""
+    if plan_out is not None:
+        return f"tunewise compare {plan_out} --out {plan_out.with_name(plan_out.stem + '-compare')}"
+    words = [f"--{key} {path or PLACEHOLDERS[key]}" for key, path in files.items() if path or key in PLACEHOLDERS]
+    return " ".join(["tunewise advise", f"--answers {answers or 'ANSWERS.yaml'}", *words, *model_words,
+                     "--plan-out plan.yaml"])
+
+
+def model_flags(model: str, api_base: str | None) -> list[str]:
+    """The model options to repeat in the next command (none for the default bundled model)."""
+    words = [f"--model {model}"] if api_base or model != "smollm2-135m-instruct" else []
+    return words + ([f"--api-base {api_base}"] if api_base else [])
 
 
 def hardware_defaults() -> dict[str, Any]:
@@ -101,28 +122,35 @@ def hardware_defaults() -> dict[str, Any]:
 
 
 def questionnaire(given: dict[str, Any], is_api: bool) -> dict[str, Any]:
-    """Ask every question (defaults: given > saved > detected > built-in), saving after each answer."""
+    """Ask every question that applies (defaults: given > saved > detected > built-in), saving after each.
+
+    Questions that cannot apply are skipped (no model size or hardware for a model behind an API), and
+    the count is recomputed as answers change which questions apply.
+    """
     from tunewise.advisor.records import Answers
 
-    defaults = {**Answers().model_dump(), **hardware_defaults(), **saved_answers(), **given}
+    stated = {**saved_answers(), **given}
     if is_api and "model_access" not in given:
-        defaults["model_access"] = "api-only"
+        stated["model_access"] = "api-only"
+    runs_here = not str(stated.get("model_access", "")).startswith("api")
+    defaults = {**Answers().model_dump(), **(hardware_defaults() if runs_here else {}), **stated}
     answers: dict[str, Any] = {}
-    err_console.print(f"[bold]Tunewise advisor[/bold]: {len(QUESTIONS)} questions; Enter keeps the default. "
-                      f"Answers are saved in {answers_path()}.", highlight=False)
+    err_console.print(f"[bold]Tunewise advisor[/bold]: {len(applicable(defaults))} questions; Enter keeps the "
+                      f"default. Answers are saved in {answers_path()}.", highlight=False)
     for question in QUESTIONS:
-        if question.ask_if is not None and not question.ask_if({**defaults, **answers}):
+        now = applicable({**defaults, **answers})
+        if question not in now:
             continue
-        answers[question.key] = ask(question, defaults.get(question.key))
+        answers[question.key] = ask(question, defaults.get(question.key), f"{now.index(question) + 1}/{len(now)}")
         save_answers({**saved_answers(), **answers})
     return answers
 
 
-def ask(question: Question, default: Any) -> Any:
+def ask(question: Question, default: Any, position: str = "") -> Any:
     """Ask until the answer parses; EOF means the answers so far are kept for next time."""
     from rich.prompt import Prompt
 
-    err_console.print(f"\n[bold]{question.text}[/bold]\n[dim]{question.why}[/dim]", highlight=False)
+    err_console.print(f"\n[bold]{position} {question.text}[/bold]\n[dim]{question.why}[/dim]", highlight=False)
     choices = list(question.choices) or (["yes", "no"] if question.kind == "bool" else None)
     while True:
         try:
@@ -136,27 +164,6 @@ def ask(question: Question, default: Any) -> Any:
             return question.parse(raw)
         except ValueError as exc:
             err_console.print(f"  [red]{exc}[/red]", highlight=False)
-
-
-def render_recommendation(rec) -> None:
-    """A table of the ranking, then every reason for the recommendation and one line for the others."""
-    rows = [[r.approach, r.feasible, r.score, *(r.estimates.get(key) for key, _ in ESTIMATE_COLUMNS)]
-            for r in rec.ranking]
-    columns = ["approach", "feasible", "score", *(label for _, label in ESTIMATE_COLUMNS)]
-    console.print(table("Approaches, best first", columns, rows))
-    top = next(r for r in rec.ranking if r.approach == rec.recommendation)
-    console.print(f"\n[bold]Recommendation: {rec.recommendation}[/bold]", highlight=False)
-    for reason in top.reasons:
-        console.print(f"  - {reason}", highlight=False)
-    for r in rec.ranking:
-        if r is not top and r.reasons:
-            console.print(f"[dim]{r.approach}: {r.reasons[-1] if not r.feasible else r.reasons[0]}[/dim]",
-                          highlight=False)
-    for note in rec.profile.notes:
-        console.print(f"[dim]note: {note}[/dim]", highlight=False)
-    for profile in (rec.profile.data, rec.profile.corpus):
-        for warning in profile.warnings if profile else ():
-            console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
 
 
 @click.command()

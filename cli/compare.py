@@ -6,7 +6,9 @@ from pathlib import Path
 import click
 
 from tunewise.cli.options import force_option, json_option
-from tunewise.cli.render import console, print_json, progress, table
+from tunewise.cli.compare_view import comparison_tables
+from tunewise.cli.progress import CompareProgress
+from tunewise.cli.render import console, print_json, progress
 
 
 @click.command()
@@ -19,26 +21,20 @@ from tunewise.cli.render import console, print_json, progress, table
 @force_option
 @json_option
 def compare(plan: Path, overrides: tuple[str, ...], out: Path, only: str | None, max_new_tokens: int, force: bool, as_json: bool) -> None:
-    """Build, run and evaluate every approach of PLAN on the same eval examples; an interrupted run
-    resumes where it stopped (finished approaches are kept). KEY=VALUE pairs override plan keys,
-    e.g. tuning.max_steps=40 limit_eval=20."""
-    from tunewise.eval.report import comparison_rows
+    """Build, run and evaluate every approach of PLAN on the same eval examples. A rerun into the same
+    --out reuses the approaches already finished there (interrupted or not); --force redoes them all.
+    KEY=VALUE pairs override plan keys, e.g. tuning.max_steps=40 limit_eval=20."""
+    from tunewise.eval.report import view
     from tunewise.eval.runner import run_compare
 
     names = [n.strip() for n in only.split(",") if n.strip()] if only else None
     with progress() as bar:
-        tasks: dict[str, int] = {}
-
-        def report(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total, info="")
-            bar.update(tasks[stage], completed=done, total=total)
-
-        results = run_compare(plan, out, force=force, only=names, max_new_tokens=max_new_tokens, progress=report, overrides=overrides)
+        results = run_compare(plan, out, force=force, only=names, max_new_tokens=max_new_tokens,
+                              progress=CompareProgress(bar), overrides=overrides)
     if as_json:
         print_json(results.model_dump(mode="json"))
         return
-    header, rows = comparison_rows(results)
-    console.print(table(f"{results.task}: {results.primary_metric} decides; * = measured winner", header, rows))
+    for part in comparison_tables(view(results)):
+        console.print(part)
     console.print(f"Recommendation: {results.recommendation}  (measured winner: {results.winner})")
     console.print(f"Report: {out / 'report.html'}  (also report.md, results.json, predictions/)")

@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "advise": "tunewise.cli.advise:advise",
     "assess": "tunewise.cli.advise:assess",
     "compare": "tunewise.cli.compare:compare",
+    "report": "tunewise.cli.report:report",
     "index": "tunewise.cli.index:index",
     "ask": "tunewise.cli.ask:ask",
     "serve": "tunewise.cli.serve:serve",

@@ -54,5 +54,6 @@ class Comparison(Record):
     advisor: dict[str, Any]
     disagreement: list[str] = Field(default_factory=list)
     verdict: dict[str, Any] | None = None
+    intervals: dict[str, Any] | None = None     # a bootstrap interval of each approach's main metric
     machine: dict[str, Any]
     date: str

@@ -7,14 +7,15 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import html
-import io
 import os
+import re
 import platform
 from pathlib import Path
 from typing import Any
 
 from tunewise.core.files import atomic_write_text
 from tunewise.core.results import ApproachResult, Comparison
+from tunewise.core.units import duration, megabytes, number
 from tunewise.core.schema import Plan
 from tunewise.eval.metrics import LOWER_IS_BETTER, METRIC_KEYS, PRIMARY
 
@@ -67,11 +68,11 @@ def disagreement(approaches: dict[str, dict], primary: str, winner: str, advised
     label = LABELS[primary]
     reasons = [f"{winner} scored {label} {w['metrics'][primary]:.3f} against {a['metrics'][primary]:.3f} "
                f"for the advised {advised} on the same {w['examples']} examples."]
-    for key, what in (("latency_ms_p50", "median latency"), ("train_seconds", "training time"),
-                      ("storage_mb", "storage")):
+    for key, what, show in (("latency_ms_p50", "median latency", lambda ms: duration(ms / 1000)),
+                            ("train_seconds", "training time", duration), ("storage_mb", "storage", megabytes)):
         wv, av = w["costs"].get(key), a["costs"].get(key)
         if wv is not None and av is not None and wv != av:
-            reasons.append(f"{what}: {winner} {wv:g} vs {advised} {av:g}.")
+            reasons.append(f"{what}: {winner} {show(wv)} vs {advised} {show(av)}.")
     if abs(w["metrics"][primary] - a["metrics"][primary]) < 0.02:
         reasons.append("The gap is within noise for this eval set size; the advisor's cheaper pick is defensible.")
     return reasons
@@ -126,7 +127,7 @@ def fmt(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+        return number(value)
     return str(value)
 
 
@@ -134,97 +135,35 @@ def fmt(value: Any) -> str:
 
 def plots(results: dict[str, Any]) -> dict[str, bytes]:
     """PNG bytes by name: quality vs cost, training loss curves, per-class F1 (where they apply)."""
-    import matplotlib
+    from tunewise.eval.plots import report_plots
 
-    matplotlib.use("Agg")
-    out = {"quality_vs_cost": _quality_vs_cost(results)}
-    if any(r.get("losses") for r in results["approaches"].values()):
-        out["loss_curves"] = _loss_curves(results)
-    if any(r.get("per_class_f1") for r in results["approaches"].values()):
-        out["per_class_f1"] = _per_class(results)
-    return out
-
-
-def _png(fig) -> bytes:
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    return buffer.getvalue()
-
-
-def _quality_vs_cost(results: dict[str, Any]) -> bytes:
-    import matplotlib.pyplot as plt
-
-    primary = results["primary_metric"]
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for name, r in results["approaches"].items():
-        x, y = r["costs"]["latency_ms_p50"], r["metrics"].get(primary)
-        if y is not None:
-            ax.scatter(x, y, s=40 + (r["costs"].get("train_seconds") or 0) / 2, alpha=0.7)
-            ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
-    ax.set_xlabel("median latency per example (ms)")
-    ax.set_ylabel(LABELS[primary])
-    ax.set_title("Quality vs cost (marker size: training time)")
-    return _png(fig)
-
-
-def _loss_curves(results: dict[str, Any]) -> bytes:
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for name, r in results["approaches"].items():
-        if r.get("losses"):
-            steps, losses = zip(*r["losses"])
-            ax.plot(steps, losses, marker="o", markersize=3, label=name)
-    ax.set_xlabel("step")
-    ax.set_ylabel("training loss")
-    ax.set_title("Training loss")
-    ax.legend(fontsize=8)
-    return _png(fig)
-
-
-def _per_class(results: dict[str, Any]) -> bytes:
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    named = {n: r["per_class_f1"] for n, r in results["approaches"].items() if r.get("per_class_f1")}
-    labels = sorted({label for scores in named.values() for label in scores})
-    fig, ax = plt.subplots(figsize=(7, 4))
-    width = 0.8 / len(named)
-    for i, (name, scores) in enumerate(named.items()):
-        ax.bar(np.arange(len(labels)) + i * width, [scores.get(l, 0.0) for l in labels], width, label=name)
-    ax.set_xticks(np.arange(len(labels)) + 0.4 - width / 2, labels, rotation=20, fontsize=8)
-    ax.set_ylabel("F1")
-    ax.set_ylim(0, 1)
-    ax.set_title("Per-class F1")
-    ax.legend(fontsize=7)
-    return _png(fig)
+    return report_plots(results)
 
 
 # -- documents --------------------------------------------------------------------------------------
 
 def sections(results: dict[str, Any]) -> list[tuple[str, str | None, tuple[list[str], list[list[Any]]] | None]]:
     """(heading, paragraph, table) triples shared by the markdown and HTML reports."""
+    from tunewise.eval import narrative
+
+    if not results["approaches"]:
+        return [("Comparison", narrative.NO_RESULTS, None)]
     adv = results["advisor"]["recommendation"]
-    verdict = (f"Measured winner on {LABELS[results['primary_metric']]}: **{results['winner']}** (marked *). "
+    verdict = (f"**Verdict:** {narrative.verdict(results)}\n\nMeasured winner: **{results['winner']}** (marked *). "
                f"Advisor's recommendation: **{adv or 'none given'}**.")
     out = [("Comparison", f"Task `{results['task']}`, model `{results['model']}`; every approach answered the "
-                          "same eval examples with greedy decoding. " + verdict, comparison_rows(results))]
+                          "same eval examples with greedy decoding.\n\n" + verdict, comparison_rows(results))]
     reasons = results["advisor"]["reasons"]
     text = " ".join(results["disagreement"]) or ("The measured winner is the advisor's pick." if adv else
                                                   "The plan gave no advisor recommendation.")
     if reasons:
         text += " Advisor's reasons: " + " ".join(r if r.endswith(".") else r + "." for r in reasons)
     out.append(("Recommendation vs measurement", text, None))
+    out.append(("Costs", narrative.costs_text(results), None))
     if forgetting_rows(results)[1]:
-        out.append(("Catastrophic forgetting", "The shipped general-knowledge probe set (eval/probes), scored "
-                    "on the base model and on each fine-tuned model.", forgetting_rows(results)))
+        out.append(("Catastrophic forgetting", narrative.forgetting_text(results), forgetting_rows(results)))
     if drift_rows(results)[1]:
-        out.append(("Knowledge drift", "After the corpus changed: RAG re-indexed incrementally, fine-tuned "
-                    "models not retrained; scored on questions about the changed facts.", drift_rows(results)))
+        out.append(("Knowledge drift", narrative.drift_text(results), drift_rows(results)))
     notes = [f"{n}: {note}." for n, r in results["approaches"].items() for note in r.get("notes", [])]
     out.append(("Notes", " ".join([f"Measured on {_machine_line(results)}.", *notes,
                                    "Every metric is recomputable from predictions/*.jsonl with scikit-learn, "
@@ -256,24 +195,35 @@ def markdown(results: dict[str, Any], plot_files: list[str]) -> str:
 def html_report(results: dict[str, Any], images: dict[str, bytes]) -> str:
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>Tunewise comparison</title>",
              "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child{text-align:left}"
+             "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,td.text{text-align:left}"
+             ".wide{overflow-x:auto}img{max-width:100%;height:auto}"
              "</style></head><body><h1>Tunewise comparison</h1>"]
     for heading, text, table in sections(results):
         parts.append(f"<h2>{html.escape(heading)}</h2>")
         if text:
-            body = html.escape(text).replace("**", "")
-            parts.append(f"<p>{body}</p>")
+            parts += [f"<p>{_bold(html.escape(paragraph))}</p>" for paragraph in text.split("\n\n")]
         if table:
             header, rows = table
-            parts.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>")
-            parts += ["<tr>" + "".join(f"<td>{html.escape(fmt(v))}</td>" for v in row) + "</tr>" for row in rows]
-            parts.append("</table>")
-    parts.append("<h2>Plots</h2>")
+            parts.append("<div class='wide'><table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header)
+                         + "</tr>")
+            parts += ["<tr>" + "".join(_cell(v) for v in row) + "</tr>" for row in rows]
+            parts.append("</table></div>")
+    parts.append("<h2>Plots</h2>" if images else "")
     for name, png in images.items():
         data = base64.b64encode(png).decode("ascii")
         parts.append(f"<p><img alt='{name}' src='data:image/png;base64,{data}'></p>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _bold(text: str) -> str:
+    return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)
+
+
+def _cell(value: Any) -> str:
+    """Numbers right-aligned (the CSS default), free text left-aligned."""
+    text = html.escape(fmt(value))
+    return f"<td class='text'>{text}</td>" if isinstance(value, str) and " " in value else f"<td>{text}</td>"
 
 
 def view(results: Comparison | dict[str, Any]) -> dict[str, Any]:
@@ -283,7 +233,10 @@ def view(results: Comparison | dict[str, Any]) -> dict[str, Any]:
 
 def write_report(out: Path, comparison: Comparison) -> None:
     """Plots, report.md, report.html, and results.json last: its presence marks the folder finished."""
+    from tunewise.eval.intervals import primary_intervals
+
     out = Path(out)
+    comparison.intervals = primary_intervals(out, view(comparison))
     results = view(comparison)
     images = plots(results)
     files = []

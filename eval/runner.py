@@ -117,16 +117,14 @@ def _has_cuda() -> bool:
 
 
 def prepare_output(out: Path, plan: Plan, settings: dict, force: bool) -> None:
-    """A finished folder is refused without --force; an unfinished one of the same plan is resumed."""
+    """A folder of the same plan, finished or not, is reused (finished approaches are kept); --force redoes."""
     stamp = {"plan": plan.model_dump(mode="json"), **settings}
     marker = out / "compare.json"
     if force:
         claim_output(out, force=True, inputs=plan_inputs(plan))
-    elif (out / "results.json").exists():
-        raise OutputExistsError(out)
     elif marker.exists():
         if read_json(marker) != stamp:
-            raise ConfigError(f"{out} holds an unfinished comparison of a different plan; "
+            raise ConfigError(f"{out} holds a comparison of a different plan; "
                               "use another --out or pass --force to start over")
         return
     elif out.exists() and (out.is_file() or any(out.iterdir())):
@@ -147,14 +145,17 @@ def run_compare(plan_path: str | Path, out: str | Path, force: bool = False, onl
     prepare_output(out, inputs.plan, {"max_new_tokens": max_new_tokens}, force)
     ws = Workspace(inputs.plan, inputs.train, inputs.corpus, out, max_new_tokens, progress, _device())
     finished: dict[str, ApproachResult] = {}
-    for name in inputs.names:
+    for done, name in enumerate(inputs.names):
+        ws.progress("compare", done, len(inputs.names))
         path = out / "approaches" / f"{name}.json"
         if path.exists():
             finished[name] = ApproachResult.load(path)
+            ws.progress(f"{name}: reused", 1, 1)
         else:
             finished[name] = run_approach(ws, name, inputs)
             finished[name].save(path)
             gc.collect()
+    ws.progress("compare", len(inputs.names), len(inputs.names))
     results = assemble_results(inputs.plan, finished)
     write_report(out, results)
     return results

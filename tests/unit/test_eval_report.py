@@ -29,7 +29,7 @@ def test_advisor_disagreement_is_explained_in_numbers():
     results = assemble_results(plan(recommendation="zero-shot", reasons=["no training data budget"]), approaches)
     assert results.winner == "head" and results.recommendation == "zero-shot"
     assert "head scored macro F1 0.800 against 0.300 for the advised zero-shot" in results.disagreement[0]
-    assert any("training time: head 12 vs zero-shot 0" in r for r in results.disagreement)
+    assert any("training time: head 12 s vs zero-shot 0 s" in r for r in results.disagreement)
 
 
 def test_agreement_and_missing_advice():
@@ -57,7 +57,7 @@ def test_written_report_is_self_contained(tmp_path):
     assert html.count("data:image/png;base64,") == 3
     assert "src='http" not in html and "<link" not in html
     md = (tmp_path / "report.md").read_text()
-    assert "## Catastrophic forgetting" in md and "| head | 0.5 | 0.45 | 9 | 9.5 |" in md
+    assert "## Catastrophic forgetting" in md and "| head | 0.500 | 0.450 | 9.00 | 9.50 |" in md
     for name in ("quality_vs_cost", "loss_curves", "per_class_f1"):
         assert (tmp_path / "plots" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
 

@@ -1,3 +1,6 @@
+import os
+import stat
+
 import pytest
 
 from tunewise.core.errors import ConfigError, OutputExistsError
@@ -58,3 +61,13 @@ def test_folder_mb_counts_files_and_skips_named_subfolders(tmp_path):
     (tmp_path / "checkpoints" / "b").write_bytes(b"x" * 2**20)
     assert folder_mb(tmp_path) == 2.0
     assert folder_mb(tmp_path, skip=("checkpoints",)) == 1.0
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_atomic_write_honours_the_umask(tmp_path, umask, mode):
+    previous = os.umask(umask)
+    try:
+        path = atomic_write_text(tmp_path / "report.md", "# report\n")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == mode

@@ -1,0 +1,64 @@
+"""Progress as a log reads it (stderr not a terminal): timestamped lines per phase, and the compare
+display's overall bar leaving reused approaches out of the work that the time left is estimated from."""
+from __future__ import annotations
+
+import io
+import re
+
+from rich.console import Console
+
+from tunewise.cli.progress import CompareProgress, PlainProgress, phase_fraction, split_stage
+
+STAMP = r"\[\d\d:\d\d:\d\d\] "
+
+
+def plain() -> tuple[PlainProgress, io.StringIO]:
+    out = io.StringIO()
+    return PlainProgress(console=Console(file=out, width=100)), out
+
+
+def test_plain_progress_prints_start_quarters_and_end_with_timestamps():
+    bar, out = plain()
+    with bar:
+        task = bar.add_task("lora: train", total=8, info="")
+        for step in range(1, 9):
+            bar.update(task, completed=step)
+    lines = out.getvalue().splitlines()
+    assert all(re.match(STAMP, line) for line in lines) and len(lines) == 5
+    assert [re.sub(STAMP, "", line).split(",")[0] for line in lines[:4]] == [
+        "lora: train: started (8 steps)", "lora: train: 25%", "lora: train: 50%", "lora: train: 75%"]
+    assert re.search(r"lora: train: done in [\d.]+ (ms|s)$", lines[-1])
+
+
+def test_a_phase_done_at_its_first_report_is_one_line():
+    bar, out = plain()
+    with bar:
+        task = bar.add_task("zero-shot: predict", total=5, info="")
+        bar.update(task, completed=5)
+    assert len(out.getvalue().splitlines()) == 1 and "zero-shot: predict: done in" in out.getvalue()
+
+
+def test_compare_progress_reports_reuse_and_counts_only_real_work():
+    bar, out = plain()
+    with bar:
+        report = CompareProgress(bar)
+        report("compare", 0, 3)
+        report("zero-shot: reused", 1, 1)
+        report("compare", 1, 3)
+        report("lora train", 1, 4)
+        report("lora train", 4, 4)
+        report("lora: predict", 8, 8)
+        overall = next(t for t in bar.tasks if t.description == "compare, overall")
+        assert overall.total == 2                      # three approaches, one reused
+        assert overall.completed == phase_fraction("predict", 1.0)
+        report("compare", 2, 3)
+        assert overall.completed == 1
+    text = out.getvalue()
+    assert "zero-shot: reused from the finished run in this folder" in text
+    assert "lora: train: started (4 steps)" in text and "lora: predict: done in" in text
+
+
+def test_stage_names_from_the_runner():
+    assert split_stage("lora: predict") == ("lora", "predict")
+    assert split_stage("prompt-tuning train") == ("prompt-tuning", "train")
+    assert split_stage("index-next: embed") == ("index-next", "embed")
