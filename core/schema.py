@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tunewise.core.errors import ConfigError
 from tunewise.core.files import atomic_write_text
@@ -91,6 +91,17 @@ class Prices(Record):
     output_token_usd_per_1m: float | None = Field(default=None, ge=0)
 
 
+class PredictedScore(Record):
+    """The pilot's prediction of one approach's main metric at full scale, with its 95% interval."""
+
+    approach: str
+    metric: str
+    value: float
+    low: float
+    high: float
+    basis: Literal["measured", "curve", "last-point"]
+
+
 class Plan(Record):
     """What `advise` writes and `compare` runs; also written by hand."""
 
@@ -110,6 +121,14 @@ class Plan(Record):
     recommendation: Approach | None = None
     reasons: list[str] = Field(default_factory=list)
     prices: Prices = Field(default_factory=Prices)
+    predictions: list[PredictedScore] | None = None
+
+    @model_validator(mode="after")
+    def _predictions_match_approaches(self) -> "Plan":
+        unknown = [p.approach for p in self.predictions or () if p.approach not in self.approaches]
+        if unknown:
+            raise ValueError(f"predictions name '{unknown[0]}', which is not among the plan's approaches")
+        return self
 
     def resolve_paths(self, base: Path) -> "Plan":
         """Paths in a plan file are relative to the plan file's folder."""

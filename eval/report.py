@@ -14,6 +14,7 @@ from typing import Any
 
 from tunewise.core.files import atomic_write_text, write_json
 from tunewise.core.schema import Plan
+from tunewise.eval.evidence import evidence_sections
 from tunewise.eval.metrics import LOWER_IS_BETTER, METRIC_KEYS, PRIMARY
 
 COST_KEYS = ("train_seconds", "peak_memory_mb", "latency_ms_p50", "latency_ms_p95", "prompt_tokens", "storage_mb",
@@ -215,6 +216,7 @@ def sections(results: dict[str, Any]) -> list[tuple[str, str | None, tuple[list[
     if reasons:
         text += " Advisor's reasons: " + " ".join(r if r.endswith(".") else r + "." for r in reasons)
     out.append(("Recommendation vs measurement", text, None))
+    out += evidence_sections(results)
     if forgetting_rows(results)[1]:
         out.append(("Catastrophic forgetting", "The shipped general-knowledge probe set (eval/probes), scored "
                     "on the base model and on each fine-tuned model.", forgetting_rows(results)))

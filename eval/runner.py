@@ -23,6 +23,7 @@ from tunewise.core.errors import ConfigError, DataError, DeviceError, OutputExis
 from tunewise.core.files import claim_output, read_json, write_json
 from tunewise.core.schema import Plan
 from tunewise.eval import metrics
+from tunewise.eval.evidence import record_measured
 from tunewise.eval.approaches import API_PREFIX, SYSTEM_PROMPTS, Built, LLMSystem, Progress, Workspace, rag_messages_for, spec_for
 
 PROBES = Path(__file__).parent / "probes" / "general.jsonl"
@@ -137,6 +138,7 @@ def run_compare(plan_path: str | Path, out: str | Path, force: bool = False, onl
                 max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, progress: Progress | None = None,
                 overrides: Sequence[str] = ()) -> dict[str, Any]:
     """Run (or resume) the comparison and write results.json, report.md and report.html into `out`."""
+    from tunewise.eval.evidence import judge_comparison
     from tunewise.eval.report import assemble_results, write_report
 
     inputs = validate(plan_path, only, overrides)
@@ -150,7 +152,7 @@ def run_compare(plan_path: str | Path, out: str | Path, force: bool = False, onl
             write_json(record, run_approach(ws, name, inputs))
             gc.collect()
         finished[name] = read_json(record)
-    results = assemble_results(inputs.plan, finished)
+    results = judge_comparison(out, inputs.plan, assemble_results(inputs.plan, finished))
     write_report(out, results)
     return results
 
@@ -182,6 +184,7 @@ def run_approach(ws: Workspace, name: str, inputs: Inputs) -> dict[str, Any]:
         record["forgetting"] = forgetting(ws, built.tuned_generator)
     if inputs.eval_next is not None and isinstance(built.system, LLMSystem):
         record["drift"] = drift(ws, name, built, inputs)
+    record_measured(ws, name, record)
     return record
 
 
