@@ -142,6 +142,7 @@ def render_recommendation(rec) -> None:
             for r in rec.ranking]
     columns = ["approach", "feasible", "score", *(label for _, label in ESTIMATE_COLUMNS)]
     console.print(table("Approaches, best first", columns, rows))
+    console.print(estimate_line(rec.ranking), highlight=False)
     top = next(r for r in rec.ranking if r.approach == rec.recommendation)
     console.print(f"\n[bold]Recommendation: {rec.recommendation}[/bold]", highlight=False)
     for reason in top.reasons:
@@ -155,6 +156,17 @@ def render_recommendation(rec) -> None:
     for profile in (rec.profile.data, rec.profile.corpus):
         for warning in profile.warnings if profile else ():
             console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+
+
+def estimate_line(ranking) -> str:
+    """Which approaches' time and memory estimates are measured (ledger or run.json) and which are formulas."""
+    from tunewise.advisor.calibrate import estimate_sources
+
+    measured = {a: s for a, s in estimate_sources(ranking).items() if s != "formulas"}
+    if not measured:
+        return "[dim]Every estimate comes from the formulas (no similar measured run in the ledger).[/dim]"
+    named = ", ".join(f"{a} ({s})" for a, s in measured.items())
+    return f"[dim]Time and memory calibrated from measurements: {named}; the others from the formulas.[/dim]"
 
 
 @click.command()
