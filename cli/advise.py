@@ -52,10 +52,12 @@ def answer_flags(func):
 @click.option("--exact-tokens", is_flag=True, help="Count tokens with the model's tokenizer, not chars/4.")
 @click.option("-i", "--interactive", is_flag=True, help="Ask the questions even when answers are given.")
 @click.option("--plan-out", type=click.Path(path_type=Path), help="Write a plan YAML that `compare` runs.")
+@click.option("--pilot", is_flag=True, help="Measure the candidates cheaply on your data and rank by predicted quality.")
+@click.option("--pilot-budget", default="10m", show_default=True, help="Wall-clock budget of the pilot (90s, 10m, 1h).")
 @force_option
 @json_option
 def advise(answers_file, data, eval_path, corpus, corpus_next, eval_next, model, api_base, api_key_env, calibrate, exact_tokens,
-           interactive, plan_out, force, as_json, **flags) -> None:
+           interactive, plan_out, pilot, pilot_budget, force, as_json, **flags) -> None:
     """Recommend zero/few-shot, RAG or fine-tuning, with reasons and estimates.
 
     With no --answers and no answer flags, a questionnaire asks the questions (answers are saved and
@@ -74,6 +76,10 @@ def advise(answers_file, data, eval_path, corpus, corpus_next, eval_next, model,
     if plan_out is not None and not force:
         claim_output(plan_out, force=False)  # refuse before any work is done
     rec = run_advice(request)
+    if pilot:
+        from tunewise.cli.pilot import pilot_advice
+
+        return pilot_advice(rec, request, pilot_budget, plan_out, force, as_json)
     if plan_out is not None:
         write_plan(build_plan(rec, request, plan_out), plan_out, force)
     if as_json:

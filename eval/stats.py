@@ -121,20 +121,29 @@ def mcnemar_exact(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> float
     return float(mcnemar(table, exact=True).pvalue)
 
 
-def difference_statistic(task: str, best_rows: Sequence[dict], rows: Sequence[dict]) -> Callable:
-    """statistic(indices) = metric(approach) - metric(best) on the same resampled examples."""
+def metric_statistic(task: str, rows: Sequence[dict]) -> Callable:
+    """statistic(indices) = the task's verdict metric on those examples, vectorised over a last axis."""
     import numpy as np
 
     if task == "classification":
-        labels = sorted({r["reference"] for r in best_rows})
-        code = {label: i for i, label in enumerate(labels)}
-        refs = np.array([code[r["reference"]] for r in best_rows])
-        mine = np.array([code.get(r["prediction"], -1) for r in rows])
-        theirs = np.array([code.get(r["prediction"], -1) for r in best_rows])
-        return lambda idx, axis=-1: (macro_f1_batch(refs[idx], mine[idx], len(labels))
-                                     - macro_f1_batch(refs[idx], theirs[idx], len(labels)))
-    diff = np.array(example_scores(task, rows)) - np.array(example_scores(task, best_rows))
-    return lambda idx, axis=-1: diff[idx].mean(axis=-1)
+        code = {label: i for i, label in enumerate(sorted({r["reference"] for r in rows}))}
+        refs = np.array([code[r["reference"]] for r in rows])
+        preds = np.array([code.get(r["prediction"], -1) for r in rows])
+        return lambda idx, axis=-1: macro_f1_batch(refs[idx], preds[idx], len(code))
+    scores = np.array(example_scores(task, rows))
+    return lambda idx, axis=-1: scores[idx].mean(axis=-1)
+
+
+def difference_statistic(task: str, best_rows: Sequence[dict], rows: Sequence[dict]) -> Callable:
+    """statistic(indices) = metric(approach) - metric(best) on the same resampled examples."""
+    mine, theirs = metric_statistic(task, rows), metric_statistic(task, best_rows)
+    return lambda idx, axis=-1: mine(idx) - theirs(idx)
+
+
+def metric_value(task: str, rows: Sequence[dict]) -> float:
+    import numpy as np
+
+    return float(metric_statistic(task, rows)(np.arange(len(rows))))
 
 
 # -- the verdict ------------------------------------------------------------------------------------
@@ -148,7 +157,7 @@ def verdict(task: str, rows: dict[str, list[dict]], costs: dict[str, dict], seed
     """The winner of per-approach prediction rows (same examples, same order) and why, in plain words."""
     _check_rows(rows)
     metric = VERDICT_METRIC[task]
-    values = {name: _metric_value(task, r) for name, r in rows.items()}
+    values = {name: metric_value(task, r) for name, r in rows.items()}
     best = max(values, key=lambda name: (values[name], [-c for c in cost_key(costs[name])]))
     n = len(rows[best])
     differences, errors = [], []
@@ -174,18 +183,6 @@ def verdict(task: str, rows: dict[str, list[dict]], costs: dict[str, dict], seed
                    min_detectable_difference=None if detectable is None else round(detectable, 4),
                    extra_examples_to_settle=extra,
                    sentence=_sentence(metric, values, best, winner, differences, detectable, extra, n))
-
-
-def _metric_value(task: str, rows: Sequence[dict]) -> float:
-    import numpy as np
-
-    if task == "classification":
-        labels = sorted({r["reference"] for r in rows})
-        code = {label: i for i, label in enumerate(labels)}
-        refs = np.array([code[r["reference"]] for r in rows])
-        preds = np.array([code.get(r["prediction"], -1) for r in rows])
-        return float(macro_f1_batch(refs, preds, len(labels)))
-    return float(np.mean(example_scores(task, rows)))
 
 
 def _extra_examples(differences: list[Difference], errors: dict[str, float], winner: str, best: str,
