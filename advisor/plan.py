@@ -9,6 +9,7 @@ import yaml
 
 from tunewise.core.defaults import DEFAULT_GENERATOR
 from tunewise.advisor.assess import profile_corpus, profile_dataset
+from tunewise.advisor.calibrate import ledger_calibrations
 from tunewise.advisor.estimate import Calibration, calibrate
 from tunewise.advisor.records import Answers, Recommendation
 from tunewise.advisor.rules import PLAN_TASK, recommend, workload
@@ -41,6 +42,8 @@ def advise(request: AdviceRequest) -> Recommendation:
     data = profile_dataset(request.data, request.eval, model, fast) if request.data else None
     corpus = profile_corpus(request.corpus, fast=fast) if request.corpus else None
     calibrations = tuple(load_calibration(path) for path in request.calibrate)
+    # Similar measured runs in the ledger calibrate every method a run.json given here does not.
+    calibrations += ledger_calibrations(model, request.answers.gpu_memory_gb > 0, tuple(c.method for c in calibrations))
     return recommend(request.answers, data, corpus, model, calibrations)
 
 

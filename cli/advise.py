@@ -50,10 +50,12 @@ def answer_flags(func):
 @click.option("--exact-tokens", is_flag=True, help="Count tokens with the model's tokenizer, not chars/4.")
 @click.option("-i", "--interactive", is_flag=True, help="Ask the questions even when answers are given.")
 @click.option("--plan-out", type=click.Path(path_type=Path), help="Write a plan YAML that `compare` runs.")
+@click.option("--pilot", is_flag=True, help="Measure the candidates cheaply on your data and rank by predicted quality.")
+@click.option("--pilot-budget", default="10m", show_default=True, help="Wall-clock budget of the pilot (90s, 10m, 1h).")
 @force_option
 @json_option
 def advise(answers_file, data, eval_path, corpus, corpus_next, eval_next, model, api_base, api_key_env, calibrate, exact_tokens,
-           interactive, plan_out, force, as_json, **flags) -> None:
+           interactive, plan_out, pilot, pilot_budget, force, as_json, **flags) -> None:
     """Recommend zero/few-shot, RAG or fine-tuning, with reasons and estimates.
 
     With no --answers and no answer flags, a questionnaire asks the questions (answers are saved and
@@ -74,6 +76,10 @@ def advise(answers_file, data, eval_path, corpus, corpus_next, eval_next, model,
         claim_output(plan_out, force, [answers_file, data, eval_path, corpus, corpus_next, eval_next, *calibrate],
                      folder=False)
     rec = run_advice(request)
+    if pilot:
+        from tunewise.cli.pilot import pilot_advice
+
+        return pilot_advice(rec, request, pilot_budget, plan_out, force, as_json)
     if plan_out is not None:
         write_plan(build_plan(rec, request, plan_out), plan_out, force)
     step = next_command(plan_out, answers_path() if asked else answers_file,
@@ -164,6 +170,39 @@ def ask(question: Question, default: Any, position: str = "") -> Any:
             return question.parse(raw)
         except ValueError as exc:
             err_console.print(f"  [red]{exc}[/red]", highlight=False)
+
+
+def render_recommendation(rec) -> None:
+    """A table of the ranking, then every reason for the recommendation and one line for the others."""
+    rows = [[r.approach, r.feasible, r.score, *(r.estimates.get(key) for key, _ in ESTIMATE_COLUMNS)]
+            for r in rec.ranking]
+    columns = ["approach", "feasible", "score", *(label for _, label in ESTIMATE_COLUMNS)]
+    console.print(table("Approaches, best first", columns, rows))
+    console.print(estimate_line(rec.ranking), highlight=False)
+    top = next(r for r in rec.ranking if r.approach == rec.recommendation)
+    console.print(f"\n[bold]Recommendation: {rec.recommendation}[/bold]", highlight=False)
+    for reason in top.reasons:
+        console.print(f"  - {reason}", highlight=False)
+    for r in rec.ranking:
+        if r is not top and r.reasons:
+            console.print(f"[dim]{r.approach}: {r.reasons[-1] if not r.feasible else r.reasons[0]}[/dim]",
+                          highlight=False)
+    for note in rec.profile.notes:
+        console.print(f"[dim]note: {note}[/dim]", highlight=False)
+    for profile in (rec.profile.data, rec.profile.corpus):
+        for warning in profile.warnings if profile else ():
+            console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+
+
+def estimate_line(ranking) -> str:
+    """Which approaches' time and memory estimates are measured (ledger or run.json) and which are formulas."""
+    from tunewise.advisor.calibrate import estimate_sources
+
+    measured = {a: s for a, s in estimate_sources(ranking).items() if s != "formulas"}
+    if not measured:
+        return "[dim]Every estimate comes from the formulas (no similar measured run in the ledger).[/dim]"
+    named = ", ".join(f"{a} ({s})" for a, s in measured.items())
+    return f"[dim]Time and memory calibrated from measurements: {named}; the others from the formulas.[/dim]"
 
 
 @click.command()

@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "route": "tunewise.cli.route:route",
     "tune": "tunewise.cli.tune:tune",
     "export": "tunewise.cli.tune:export",
+    "history": "tunewise.cli.history:history",
 }
 
 

@@ -48,6 +48,7 @@ class ApproachSpec:
     prior: float = 0.0                      # the advisor's score before any rule (a hand-set prior)
     api: bool = False                       # also runs on an API model, as api-NAME
     trainer: str | None = None              # the `tune` method that trains it (None: nothing trains)
+    trains_as: str | None = None            # another approach whose trained output (and tuning block) it reuses
     train_task: Literal["sft", "classification"] = "sft"
     prompt_extra: PromptExtra = "none"      # what it adds to every prompt (for the estimates)
     config: type | None = None              # the typed settings of its plan `tuning.NAME` block
@@ -72,6 +73,11 @@ class ApproachSpec:
 
     def has(self, trait: str) -> bool:
         return trait in self.traits
+
+    @property
+    def run_name(self) -> str:
+        """The approach whose training run this one uses (its own, unless it reuses another's)."""
+        return self.trains_as or self.name
 
 
 @dataclass

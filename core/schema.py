@@ -159,6 +159,17 @@ class PlanTuning(TrainingKnobs):
         return {**shared, **(own.settings() if own else {})}
 
 
+class PredictedScore(Record):
+    """The pilot's prediction of one approach's main metric at full scale, with its 95% interval."""
+
+    approach: str
+    metric: str
+    value: float
+    low: float
+    high: float
+    basis: Literal["measured", "curve", "last-point"]
+
+
 class Plan(Record):
     """What `advise` writes and `compare` runs; also written by hand."""
 
@@ -178,6 +189,14 @@ class Plan(Record):
     recommendation: str | None = None
     reasons: list[str] = Field(default_factory=list)
     prices: Prices = Field(default_factory=Prices)
+    predictions: list[PredictedScore] | None = None
+
+    @model_validator(mode="after")
+    def _predictions_match_approaches(self) -> "Plan":
+        unknown = [p.approach for p in self.predictions or () if p.approach not in self.approaches]
+        if unknown:
+            raise ValueError(f"predictions name '{unknown[0]}', which is not among the plan's approaches")
+        return self
 
     @field_validator("approaches")
     @classmethod

@@ -17,6 +17,7 @@ from tunewise.core.files import atomic_write_text
 from tunewise.core.results import ApproachResult, Comparison
 from tunewise.core.units import duration, megabytes, number
 from tunewise.core.schema import Plan
+from tunewise.eval.evidence import evidence_sections
 from tunewise.eval.metrics import LOWER_IS_BETTER, METRIC_KEYS, PRIMARY
 
 COST_KEYS = ("train_seconds", "peak_memory_mb", "latency_ms_p50", "latency_ms_p95", "prompt_tokens", "storage_mb",
@@ -160,6 +161,7 @@ def sections(results: dict[str, Any]) -> list[tuple[str, str | None, tuple[list[
         text += " Advisor's reasons: " + " ".join(r if r.endswith(".") else r + "." for r in reasons)
     out.append(("Recommendation vs measurement", text, None))
     out.append(("Costs", narrative.costs_text(results), None))
+    out += evidence_sections(results)
     if forgetting_rows(results)[1]:
         out.append(("Catastrophic forgetting", narrative.forgetting_text(results), forgetting_rows(results)))
     if drift_rows(results)[1]:

@@ -31,6 +31,7 @@ from tunewise.core.results import ApproachResult, Comparison
 from tunewise.core.schema import Plan
 from tunewise.eval import metrics
 from tunewise.eval.checks import drift, forgetting
+from tunewise.eval.evidence import record_measured
 from tunewise.eval.systems import LLMSystem
 from tunewise.eval.workspace import Built, Progress, Workspace, build_approach, tune_config
 
@@ -137,6 +138,7 @@ def run_compare(plan_path: str | Path, out: str | Path, force: bool = False, onl
                 max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, progress: Progress | None = None,
                 overrides: Sequence[str] = ()) -> Comparison:
     """Run (or resume) the comparison and write results.json, report.md and report.html into `out`."""
+    from tunewise.eval.evidence import judge_comparison
     from tunewise.eval.report import assemble_results, write_report
 
     inputs = validate(plan_path, only, overrides)
@@ -156,7 +158,7 @@ def run_compare(plan_path: str | Path, out: str | Path, force: bool = False, onl
             finished[name].save(path)
             gc.collect()
     ws.progress("compare", len(inputs.names), len(inputs.names))
-    results = assemble_results(inputs.plan, finished)
+    results = judge_comparison(out, inputs.plan, assemble_results(inputs.plan, finished))
     write_report(out, results)
     return results
 
@@ -190,6 +192,7 @@ def run_approach(ws: Workspace, name: str, inputs: Inputs) -> ApproachResult:
             return drift_rows
 
         result.drift = drift(ws, name, built, inputs.corpus_next, inputs.eval_next, predict)
+    record_measured(ws, name, result)
     return result
 
 

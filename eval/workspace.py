@@ -152,6 +152,7 @@ class Workspace:
         """Train approach `name` once into OUT/models/NAME; a completed run there is reused."""
         from tunewise.tuning import run_tuning
 
+        name = registry.spec(name).run_name
         out = self.out / "models" / name
         if (out / "run.json").is_file():
             return TrainingRun.load(out / "run.json")

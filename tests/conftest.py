@@ -39,6 +39,19 @@ def _guarded(real):
     return connect
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_home(tmp_path_factory):
+    """An app home for module- and session-scoped fixtures, which run before `_isolated`: nothing a test
+    does (the ledger, pilots) may reach the real ~/.cache/tunewise."""
+    previous = os.environ.get("TUNEWISE_HOME")
+    os.environ["TUNEWISE_HOME"] = str(tmp_path_factory.mktemp("session-home"))
+    yield
+    if previous is None:
+        os.environ.pop("TUNEWISE_HOME", None)
+    else:
+        os.environ["TUNEWISE_HOME"] = previous
+
+
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path_factory, monkeypatch, shared_model_cache):
     """Each test gets its own app home; only loopback sockets may connect."""

@@ -10,9 +10,12 @@ if TYPE_CHECKING:
 
 def run_tuning(config: "TuneConfig", progress: Callable | None = None) -> "TrainingRun":
     """Train `config.method` (lora, qlora, full, prompt-tuning, head); writes OUT/run.json and returns it."""
+    from tunewise.core.ledger import record_training_run
     from tunewise.tuning.common import run_tuning as run
 
-    return run(config, progress)
+    training = run(config, progress)
+    record_training_run(training)
+    return training
 
 
 def tune(config: "TuneConfig", progress: Callable | None = None) -> "TrainingRun":

@@ -6,12 +6,13 @@ from tunewise.eval.approaches import lora
 SPEC = ApproachSpec(
     name="rag+lora", kind="tuned", needs=frozenset({"labels", "weights", "corpus"}), prior=0.0, trainer="lora",
     traits=frozenset({"adapter", "provider-tunable"}), prompt_extra="passages", config=TrainingKnobs,
+    trains_as=lora.SPEC.name,
 )
 
 
 def build(ws):
-    run = ws.tune(lora.SPEC.name)
-    generator = ws.tuned_generator(lora.SPEC.name)
+    run = ws.tune(SPEC.run_name)
+    generator = ws.tuned_generator(SPEC.run_name)
     built = ws.prompted(generator, ws.rag_messages(generator, ws.index())).add_run(run)
     built.tuned_generator = generator
     built.notes.append(f"shares the LoRA adapter of `{lora.SPEC.name}`; train_seconds adds the index build")

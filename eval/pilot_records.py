@@ -1,0 +1,109 @@
+"""The pilot's records (what `--json` carries and the plan keeps), and the small pure helpers around them."""
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field
+
+from tunewise.core.errors import ConfigError
+from tunewise.core.schema import PredictedScore, Record
+
+
+class PilotPoint(Record):
+    """One measurement: an approach at a rung (labels it trained on, steps), scored on the pilot's sample."""
+
+    approach: str
+    rung: int
+    labels: int
+    steps: int | None = None
+    value: float
+    low: float
+    high: float
+    seconds: float
+    peak_memory_mb: float
+    latency_ms_p50: float
+
+
+class CurveFit(Record):
+    approach: str
+    family: str
+    params: list[float]
+    rmse: float
+    holdout_error: float | None = None
+    stable: bool
+
+
+class PilotPrediction(Record):
+    """The predicted main metric at the full data and the plan's step budget, with a 95% interval."""
+
+    approach: str
+    metric: str
+    value: float
+    low: float
+    high: float
+    basis: Literal["measured", "curve", "last-point"]
+    at_labels: int
+    within_limits: bool = True
+    limit_reasons: list[str] = Field(default_factory=list)
+
+    def as_plan_prediction(self) -> PredictedScore:
+        return PredictedScore(approach=self.approach, metric=self.metric, value=self.value, low=self.low,
+                              high=self.high, basis=self.basis)
+
+
+class PilotResult(Record):
+    metric: str
+    sample_size: int
+    train_examples: int
+    budget_seconds: float
+    seconds: float
+    peak_memory_mb: float
+    interrupted: bool = False
+    points: list[PilotPoint] = Field(default_factory=list)
+    curves: list[CurveFit] = Field(default_factory=list)
+    predictions: list[PilotPrediction] = Field(default_factory=list)
+    dropped: dict[str, str] = Field(default_factory=dict)
+    skipped: list[str] = Field(default_factory=list)
+    crossings: list[str] = Field(default_factory=list)
+    statements: list[str] = Field(default_factory=list)
+    recommendation: str | None = None
+
+
+UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def parse_budget(text: str) -> float:
+    """'10m', '90s', '1.5h' or plain seconds -> seconds."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", str(text))
+    if not match or float(match.group(1)) <= 0:
+        raise ConfigError(f"--pilot-budget '{text}' is not a duration; write it like 90s, 10m or 1h")
+    return float(match.group(1)) * UNITS[match.group(2) or "s"]
+
+
+def rank_predictions(predictions: list[PilotPrediction], latency: dict[str, float]) -> list[PilotPrediction]:
+    """Within the user's limits first, then by predicted value; near ties go to the faster approach."""
+    return sorted(predictions, key=lambda p: (not p.within_limits, -round(p.value, 2), latency.get(p.approach, 0.0)))
+
+
+def separation_statements(ranked: list[PilotPrediction], sample: int) -> list[str]:
+    """Plain words where the sample cannot separate the leader from another approach."""
+    if len(ranked) < 2:
+        return []
+    leader = ranked[0]
+    close = [p for p in ranked[1:] if p.within_limits and p.high >= leader.low]
+    if not close:
+        return [f"{leader.approach} leads clearly: its interval [{leader.low:.2f}, {leader.high:.2f}] lies above "
+                "every other approach's."]
+    names = ", ".join(f"{p.approach} ({p.value:.2f} [{p.low:.2f}, {p.high:.2f}])" for p in close)
+    return [f"The pilot's sample of {sample} examples is too small to separate {leader.approach} "
+            f"({leader.value:.2f} [{leader.low:.2f}, {leader.high:.2f}]) from {names}; `compare` on the full "
+            "eval set will decide."]
+
+
+def round_labels(x: float) -> int:
+    """Two significant figures: 'about 2,000 labels', not 'about 1,987'."""
+    if x < 100:
+        return int(round(x))
+    digits = len(str(int(x))) - 2
+    return int(round(x, -digits))

@@ -1,0 +1,125 @@
+"""The pilot end to end on the tiny llama: inside its budget, every point in the ledger, predictions with
+intervals in --json and in the plan, and a kill -9 that leaves the ledger consistent."""
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.component.test_eval_runner import write_plan
+from tests.fakes import assert_clean_failure, invoke
+from tunewise.core.ledger import Ledger, ledger_path
+from tunewise.core.schema import Plan
+
+BUDGET_S = 240
+
+
+@pytest.fixture(scope="module")
+def pilot_run(tiny_model, tmp_path_factory):
+    """Run once for the module, in its own app home; the ledger rows are read while it is current."""
+    root = tmp_path_factory.mktemp("pilot")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TUNEWISE_HOME", str(root / "home"))
+        return _run(root, tiny_model)
+
+
+def _run(root, tiny_model):
+    from tunewise.eval.pilot import run_pilot
+    from tunewise.eval.runner import load_plan
+
+    plan = load_plan(write_plan(root, tiny_model, task="classification", approaches=["zero-shot", "lora", "head"]))
+    stages = []
+    started = time.monotonic()
+    result = run_pilot(plan, BUDGET_S, progress=lambda *a: stages.append(a), sample_size=5)
+    return result, time.monotonic() - started, stages, Ledger().runs(kind="pilot")
+
+
+def test_the_pilot_finishes_inside_its_budget_and_predicts_every_approach(pilot_run):
+    result, wall, stages, _ = pilot_run
+    assert wall <= BUDGET_S and result.seconds <= BUDGET_S
+    assert {p.approach for p in result.predictions} == {"zero-shot", "lora", "head"}
+    for p in result.predictions:
+        assert 0 <= p.low <= p.value <= p.high <= 1 and p.at_labels == 10
+    zero = next(p for p in result.predictions if p.approach == "zero-shot")
+    assert zero.basis == "measured"
+    rungs = sorted({(p.approach, p.rung) for p in result.points})
+    assert ("zero-shot", 0) in rungs and ("lora", 1) in rungs and ("head", 1) in rungs
+    labels = [p.labels for p in result.points if p.approach == "head"]
+    assert labels == sorted(labels)
+    assert any(stage == "pilot budget (s)" and total == BUDGET_S for stage, _, total in stages)
+    assert result.recommendation == result.predictions[0].approach
+
+
+def test_every_pilot_point_is_in_the_ledger(pilot_run):
+    result, _, _, rows = pilot_run
+    assert len(rows) == len(result.points)
+    assert {(r.approach, r.settings["rung"]) for r in rows} == {(p.approach, p.rung) for p in result.points}
+
+
+def test_advise_pilot_json_and_plan_carry_the_predictions(tiny_model, tmp_path):
+    plan_file = write_plan(tmp_path, tiny_model, task="classification", approaches=["zero-shot", "head"])
+    answers = tmp_path / "answers.yaml"
+    answers.write_text(yaml.safe_dump({"task": "classification", "labelled_examples": 10, "model_params_b": 0.001}))
+    out = tmp_path / "plan-out.yaml"
+    result = invoke(["advise", "--answers", str(answers), "--data", str(tmp_path / "cls-train.jsonl"), "--eval",
+                     str(tmp_path / "cls-eval.jsonl"), "--model", str(tiny_model), "--pilot", "--pilot-budget", "3m",
+                     "--plan-out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output[result.output.index("{"):])
+    pilot = data["pilot"]
+    assert pilot["points"] and pilot["predictions"] and pilot["seconds"] <= 180
+    assert data["recommendation"] == pilot["recommendation"]
+    plan = Plan.model_validate(yaml.safe_load(out.read_text()))
+    assert plan.recommendation == pilot["recommendation"]
+    assert {p.approach for p in plan.predictions} == {p["approach"] for p in pilot["predictions"]}
+    assert plan_file.exists()
+
+
+def test_bad_pilot_input_is_one_clear_line(tiny_model, tmp_path):
+    write_plan(tmp_path, tiny_model, task="classification")
+    common = ["advise", "--task", "classification", "--data", str(tmp_path / "cls-train.jsonl"), "--model",
+              str(tiny_model), "--pilot"]
+    assert_clean_failure(invoke(common + ["--eval", str(tmp_path / "cls-eval.jsonl"), "--pilot-budget", "2s"]),
+                         "too small to measure anything", "needs about")
+    assert_clean_failure(invoke(common + ["--eval", str(tmp_path / "cls-eval.jsonl"), "--pilot-budget", "soon"]),
+                         "not a duration")
+    tiny_eval = tmp_path / "two.jsonl"
+    tiny_eval.write_text("".join(l + "\n" for l in (tmp_path / "cls-eval.jsonl").read_text().splitlines()[:2]))
+    assert_clean_failure(invoke(common + ["--eval", str(tiny_eval)]), "fewer than the", "classes")
+    assert_clean_failure(invoke(common[:-1] + ["--pilot"]), "--pilot needs --data")
+
+
+def test_plan_predictions_must_name_its_approaches(tmp_path, tiny_model):
+    plan = yaml.safe_load(write_plan(tmp_path, tiny_model, task="classification", approaches=["zero-shot"]).read_text())
+    plan["predictions"] = [{"approach": "lora", "metric": "f1_macro", "value": 0.5, "low": 0.4, "high": 0.6,
+                            "basis": "curve"}]
+    path = tmp_path / "bad-plan.yaml"
+    path.write_text(yaml.safe_dump(plan))
+    assert_clean_failure(invoke(["compare", str(path), "--out", str(tmp_path / "out")]),
+                         "'lora', which is not among the plan's approaches")
+
+
+def test_a_killed_pilot_leaves_the_ledger_consistent(tiny_model, tmp_path, _isolated):
+    write_plan(tmp_path, tiny_model, task="classification", approaches=["zero-shot", "few-shot", "lora", "head"])
+    answers = tmp_path / "answers.yaml"
+    answers.write_text(yaml.safe_dump({"task": "classification", "labelled_examples": 10}))
+    args = [sys.executable, "-m", "tunewise.cli.main", "advise", "--answers", str(answers), "--data",
+            str(tmp_path / "cls-train.jsonl"), "--eval", str(tmp_path / "cls-eval.jsonl"), "--model", str(tiny_model),
+            "--pilot", "--pilot-budget", "5m"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and proc.poll() is None:
+        if ledger_path().exists() and len(Ledger().runs(kind="pilot")) >= 2:
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    rows = Ledger().runs(kind="pilot")
+    assert len(rows) >= 2 and all(r.metric_value is not None for r in rows)
+    with sqlite3.connect(ledger_path()) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
