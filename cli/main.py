@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "serve": "tunewise.cli.serve:serve",
     "tune": "tunewise.cli.tune:tune",
     "export": "tunewise.cli.tune:export",
+    "export-data": "tunewise.cli.export_data:export_data",
 }
 
 
