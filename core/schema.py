@@ -110,6 +110,7 @@ class Plan(Record):
     recommendation: Approach | None = None
     reasons: list[str] = Field(default_factory=list)
     prices: Prices = Field(default_factory=Prices)
+    safety: bool = True   # refusal-drift and retrieval-injection probes (eval/safety.py)
 
     def resolve_paths(self, base: Path) -> "Plan":
         """Paths in a plan file are relative to the plan file's folder."""

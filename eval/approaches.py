@@ -123,6 +123,7 @@ class Built:
     losses: list[list[float]] = field(default_factory=list)
     tuned_generator: Any = None         # a fine-tuned LM, scored on the forgetting probes
     notes: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)   # more keys for approaches/NAME.json (dpo, few-shot-opt)
 
 
 class Workspace:

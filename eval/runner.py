@@ -24,6 +24,7 @@ from tunewise.core.files import claim_output, read_json, write_json
 from tunewise.core.schema import Plan
 from tunewise.eval import metrics
 from tunewise.eval.approaches import API_PREFIX, SYSTEM_PROMPTS, Built, LLMSystem, Progress, Workspace, rag_messages_for, spec_for
+from tunewise.eval.safety import safety_record
 
 PROBES = Path(__file__).parent / "probes" / "general.jsonl"
 PREDICT_BATCH = 8
@@ -180,6 +181,8 @@ def run_approach(ws: Workspace, name: str, inputs: Inputs) -> dict[str, Any]:
         record["per_class_f1"] = metrics.per_class_f1([r["reference"] for r in rows], [r["prediction"] for r in rows])
     if built.tuned_generator is not None:
         record["forgetting"] = forgetting(ws, built.tuned_generator)
+    record.update(built.extra)
+    record.update(safety_record(ws, spec, built, inputs.evaluation))
     if inputs.eval_next is not None and isinstance(built.system, LLMSystem):
         record["drift"] = drift(ws, name, built, inputs)
     return record
