@@ -58,6 +58,9 @@ def plan_approaches(rec: Recommendation, has_corpus: bool, is_api: bool) -> tupl
             continue
         if name in RETRIEVAL and not has_corpus:
             notes.append(f"{name} left out of the plan: no --corpus was given to index.")
+        elif name == "dpo":
+            notes.append("dpo left out of the plan: add `preferences: FILE` (prompt, chosen, rejected pairs) "
+                         "and `dpo` to its approaches to compare it.")
         elif name in TUNED and is_api:
             notes.append(f"{name} left out of the plan: it would run at the provider, not in compare.")
         elif len(chosen) <= MAX_COMPARED or (name == "head" and rec.profile.answers.task == "classification"):

@@ -88,6 +88,8 @@ QUESTIONS: tuple[Question, ...] = (
              "A handful fits in a prompt; fine-tuning needs hundreds to learn reliably.", "int"),
     Question("corpus_documents", "How many documents are in your unlabelled domain corpus (0 for none)?",
              "Retrieval needs documents to search; without them it cannot add knowledge.", "int"),
+    Question("preference_pairs", "How many preference pairs (a prompt with a better and a worse reply) do you have?",
+             "Pairs teach a behaviour or tone by preference (DPO); without them only examples can.", "int"),
     Question("knowledge_changes", "How often does the knowledge the task needs change?",
              "Retrieval picks up changes by re-indexing; fine-tuned weights must be retrained.",
              "choice", ("never", "yearly", "monthly", "weekly", "daily")),

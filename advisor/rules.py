@@ -14,6 +14,7 @@ from tunewise.advisor.estimate import (
     estimate_tuned, shape_for,
 )
 from tunewise.advisor.records import FAST_CHANGES, Answers, CorpusProfile, DataProfile, Profile, Ranked, Recommendation
+from tunewise.advisor.rules_new_approaches import PRIOR as NEW_PRIOR, estimate_new, new_approaches
 from tunewise.core.schema import APPROACHES
 
 IN_CONTEXT = ("zero-shot", "few-shot", "rag")
@@ -27,7 +28,7 @@ MAX_TRAIN_HOURS = 72.0
 LARGE_MODEL_B = 30.0
 SMALL_MODEL_B = 1.0
 PRIOR = {"zero-shot": 1.0, "few-shot": 2.0, "rag": 1.0, "lora": 1.5, "qlora": 1.0, "full": 0.0,
-         "prompt-tuning": 0.5, "head": 0.0, "rag+lora": 0.0}
+         "prompt-tuning": 0.5, "head": 0.0, "rag+lora": 0.0, **NEW_PRIOR}
 BASICS = {
     "zero-shot": "zero-shot is the baseline every other approach must beat.",
     "few-shot": "few-shot shows a few labelled examples in every prompt.",
@@ -209,6 +210,7 @@ def model_size(s: Situation) -> list[Effect]:
 
 RULES: tuple[Callable[[Situation], list[Effect]], ...] = (
     access, privacy, labelled_data, knowledge, task_fit, memory, hardware, money_and_speed, model_size,
+    new_approaches,
 )
 
 
@@ -225,6 +227,7 @@ def estimate_all(answers: Answers, work: Workload, hw: Hardware, model: str | No
             out[approach] = estimate_provider_tuning(work, price)
         else:
             out[approach] = Estimate()
+    out.update(estimate_new(out, answers.is_api))
     for calibration in calibrations:
         if calibration.method in out:
             out[calibration.method] = calibration.apply(out[calibration.method])

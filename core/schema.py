@@ -13,12 +13,14 @@ from tunewise.core.files import atomic_write_text
 TASKS = ("classification", "extraction", "generation", "qa", "style")
 APPROACHES = (
     "zero-shot", "few-shot", "rag", "lora", "qlora", "full", "prompt-tuning", "head", "rag+lora",
+    "few-shot-opt", "dpo",
 )
-TUNING_APPROACHES = ("lora", "qlora", "full", "prompt-tuning", "head", "rag+lora")
+TUNING_APPROACHES = ("lora", "qlora", "full", "prompt-tuning", "head", "rag+lora", "dpo")
 
 Task = Literal["classification", "extraction", "generation", "qa", "style"]
 Approach = Literal[
-    "zero-shot", "few-shot", "rag", "lora", "qlora", "full", "prompt-tuning", "head", "rag+lora"
+    "zero-shot", "few-shot", "rag", "lora", "qlora", "full", "prompt-tuning", "head", "rag+lora",
+    "few-shot-opt", "dpo",
 ]
 
 
@@ -100,6 +102,7 @@ class Plan(Record):
     corpus: Path | None = None
     corpus_next: Path | None = None
     eval_next: Path | None = None
+    preferences: Path | None = None   # prompt/chosen/rejected pairs, for dpo
     model: ModelRef = "smollm2-135m-instruct"
     api_model: ApiModel | None = None
     embedder: str = "minilm-l6"
@@ -115,7 +118,7 @@ class Plan(Record):
     def resolve_paths(self, base: Path) -> "Plan":
         """Paths in a plan file are relative to the plan file's folder."""
         updates = {}
-        for key in ("train", "eval", "corpus", "corpus_next", "eval_next"):
+        for key in ("train", "eval", "corpus", "corpus_next", "eval_next", "preferences"):
             value = getattr(self, key)
             if value is not None and not Path(value).is_absolute():
                 updates[key] = (base / value).resolve()

@@ -336,6 +336,7 @@ class ApproachSpec:
     gpu_only: bool = False
     tasks: tuple[str, ...] = ("classification", "generation", "qa")
     prompt_only: bool = False           # runs on an API model too
+    check: Callable[[Plan], None] | None = None   # validates the plan for this approach before anything runs
 
 
 APPROACHES: dict[str, ApproachSpec] = {}
@@ -357,6 +358,7 @@ register_approach(ApproachSpec("full", build_tuned("full")))
 register_approach(ApproachSpec("prompt-tuning", build_tuned("prompt-tuning")))
 register_approach(ApproachSpec("head", build_head, tasks=("classification",)))
 register_approach(ApproachSpec("rag+lora", build_rag_lora, needs_corpus=True))
+from tunewise.eval import approach_dpo, approach_fewshot_opt  # noqa: E402,F401  (each registers itself)
 
 API_PREFIX = "api-"
 

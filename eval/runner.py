@@ -61,6 +61,8 @@ def validate(plan_path: str | Path, only: Sequence[str] | None = None, overrides
             raise ConfigError(f"{plan_path}: approach '{name}' does not apply to task '{plan.task}'")
         if spec.needs_corpus and plan.corpus is None:
             raise ConfigError(f"{plan_path}: approach '{name}' needs a 'corpus' folder in the plan")
+        if spec.check is not None:
+            spec.check(plan)
     if any(s.gpu_only for s in specs) and not _has_cuda():
         gpu = next(n for n, s in zip(names, specs) if s.gpu_only)
         raise DeviceError(f"approach '{gpu}' needs a CUDA GPU and none is available; remove it from the plan")
