@@ -38,9 +38,11 @@ NF4_BYTES = 0.5 + 0.127 / 8
 RUNTIME_GIB = {"gpu": 0.75, "cpu": 0.4}
 FULL_STATE_BYTES = {"fp32": 16, "mixed": 16, "bf16": 8}
 # Keyed by the tuning method (an approach's `trainer`).
-FLOPS_PER_PARAM_TOKEN = {"full": 6, "lora": 4, "qlora": 6, "prompt-tuning": 4, "head": 2}
+# DPO scores chosen and rejected under the policy and again under the reference (adapter off): twice
+# LoRA's work on the same tokens (bench/RESULTS.md measures the step-time ratio on this CPU).
+FLOPS_PER_PARAM_TOKEN = {"full": 6, "lora": 4, "qlora": 6, "prompt-tuning": 4, "head": 2, "dpo": 8}
 # The tuning package's default epochs per method (tuning/config.py METHOD_DEFAULTS).
-EPOCHS = {"full": 2.0, "lora": 3.0, "qlora": 3.0, "prompt-tuning": 5.0, "head": 5.0}
+EPOCHS = {"full": 2.0, "lora": 3.0, "qlora": 3.0, "prompt-tuning": 5.0, "head": 5.0, "dpo": 3.0}
 PROVIDER_EPOCHS = 3.0           # what providers' fine-tuning APIs default to
 CPU_FLOPS = 1.0e11
 CPU_BANDWIDTH = 10e9
@@ -165,6 +167,8 @@ def training_memory_gb(method: str, shape: ModelShape, seq: int, batch: int, hw:
     runtime = RUNTIME_GIB[hw.kind] * GIB
     if method == "full":
         return (p * FULL_STATE_BYTES[precision] + activation_bytes(shape, seq, batch, hw) + runtime) / GIB
+    if method == "dpo":      # LoRA's states; chosen and rejected make the batch twice as long
+        return training_memory_gb("lora", shape, seq, 2 * batch, hw, precision)
     if method == "lora":
         states = lora_params(shape) * 16
         return (p * weight_bytes + states + activation_bytes(shape, seq, batch, hw) + runtime) / GIB
@@ -264,6 +268,9 @@ def estimate_in_context(spec, shape: ModelShape, work: Workload, hw: Hardware, a
         est.latency_ms_per_query = query_latency_ms(shape, prompt, hw) + retrieval_ms
     if token_usd_per_1m is not None:
         est.cost_per_query_usd = (prompt + OUTPUT_TOKENS) * token_usd_per_1m / 1e6
+    if spec.search_queries and est.latency_ms_per_query is not None:   # building it answers a search
+        est.train_hours = est.latency_ms_per_query * spec.search_queries / 3.6e6
+        est.extra["search_queries"] = spec.search_queries
     return est
 
 

@@ -51,7 +51,8 @@ def load_calibration(path: Path) -> Calibration:
     return calibrate(TrainingRun.load(path), str(path))
 
 
-def plan_approaches(rec: Recommendation, has_corpus: bool, is_api: bool) -> tuple[list[str], list[str]]:
+def plan_approaches(rec: Recommendation, has_corpus: bool, is_api: bool,
+                    has_preferences: bool = False) -> tuple[list[str], list[str]]:
     """The feasible ranked approaches `compare` can run here, the zero-shot baseline first."""
     chosen, notes = [registry.baseline()], []
     for ranked in rec.ranking:
@@ -61,6 +62,9 @@ def plan_approaches(rec: Recommendation, has_corpus: bool, is_api: bool) -> tupl
             continue
         if spec.retrieves and not has_corpus:
             notes.append(f"{name} left out of the plan: no --corpus was given to index.")
+        elif "preferences" in spec.needs and not has_preferences:
+            notes.append(f"{name} left out of the plan: add `preferences: FILE` (prompt, chosen, rejected pairs) "
+                         f"and `{name}` to its approaches to compare it.")
         elif spec.tuned and is_api:
             notes.append(f"{name} left out of the plan: it would run at the provider, not in compare.")
         elif len(chosen) <= MAX_COMPARED or (spec.has("classifier") and rec.profile.answers.task == "classification"):

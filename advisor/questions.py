@@ -96,6 +96,8 @@ QUESTIONS: tuple[Question, ...] = (
              "A document is one file in the folder of reference texts (.txt, .md, or a record of a .jsonl), "
              "whatever its number of pages. Retrieval searches them; without any it cannot add knowledge.",
              "int"),
+    Question("preference_pairs", "How many preference pairs (a prompt with a better and a worse reply) do you have?",
+             "Pairs teach a behaviour or tone by preference (DPO); without them only examples can.", "int"),
     Question("knowledge_changes", "How often does the knowledge the task needs change?",
              "Retrieval picks up changes by re-indexing; fine-tuned weights must be retrained.",
              "choice", ("never", "yearly", "monthly", "weekly", "daily")),

@@ -25,6 +25,7 @@ class Answers(Record):
     task: Task = "generation"
     labelled_examples: int = Field(default=0, ge=0)
     corpus_documents: int = Field(default=0, ge=0)
+    preference_pairs: int = Field(default=0, ge=0)
     knowledge_changes: KnowledgeChanges = "never"
     long_tail: bool = False
     model_access: ModelAccess = "open-weights"

@@ -32,6 +32,11 @@ CLASSIFY_PLENTY = 500    # labels enough for a head to beat prompting
 MAX_TRAIN_HOURS = 72.0
 LARGE_MODEL_B = 30.0     # in-context learning improves with scale (Brown et al. 2020)
 SMALL_MODEL_B = 1.0
+# Preference tuning: fewer pairs rarely move a policy beyond noise (this project's rule of thumb; the DPO
+# paper's own tasks use thousands); with pairs it outranks LoRA's best case on a behaviour task.
+PREFERENCE_MIN = 50
+PREFERENCE_BONUS = 6.0
+BEHAVIOUR_TASKS = ("style", "generation")
 PLAN_TASK = {"classification": "classification", "extraction": "generation", "generation": "generation",
              "qa": "qa", "style": "generation"}
 
@@ -52,6 +57,10 @@ def retrieval(s: ApproachSpec) -> bool:
 def tunes_the_lm(s: ApproachSpec) -> bool:
     """Fine-tunes the generator itself and answers without retrieval: what it knows is in its weights."""
     return s.tuned and not s.retrieves and not s.has("classifier")
+
+
+def learns_from_labels(s: ApproachSpec) -> bool:
+    return s.tuned and "labels" in s.needs
 
 
 def trait(name: str):
@@ -108,7 +117,7 @@ def labelled_data(s: Situation) -> list[Effect]:
         return [Effect(having(lambda s: "labels" in s.needs), "labelled_examples is 0: nothing to show in a prompt or to "
                                              "train on.", blocks=True)]
     if n < TUNE_MIN:
-        return [Effect(having(tuned), f"only {n} labelled examples (under {TUNE_MIN}): too few to fine-tune reliably; "
+        return [Effect(having(learns_from_labels), f"only {n} labelled examples (under {TUNE_MIN}): too few to fine-tune reliably; "
                               "show them in the prompt instead.", -3),
                 Effect(having(shows_examples), f"{n} labelled examples are enough to pick good demonstrations.", 1.5)]
     out = [Effect(having(trait("adapter")),
@@ -159,7 +168,8 @@ def task_fit(s: Situation) -> list[Effect]:
         out.append(Effect(having(trait("classifier")), f"task is classification with {n} labelled examples: "
                                                        "enough for a classifier head.", 1))
     if a.task == "style" and n >= TUNE_MIN:
-        out.append(Effect(having(tunes_the_lm), f"task is style with {n} examples: fine-tuning teaches a "
+        out.append(Effect(having(lambda s: tunes_the_lm(s) and learns_from_labels(s)), f"task is style with {n} "
+                          "examples: fine-tuning teaches a "
                                                 "behaviour that a prompt can only describe.", 3))
     elif a.task in ("extraction", "generation") and n >= TUNE_MIN:
         out.append(Effect(having(trait("learns-format")), f"task is {a.task}: a consistent output format is "
@@ -229,6 +239,39 @@ def money_and_speed(s: Situation) -> list[Effect]:
     return out
 
 
+def preferences(s: Situation) -> list[Effect]:
+    """Approaches that learn from preference pairs: the standard tool for behaviour, not for facts or labels."""
+    a, pairs, names = s.answers, s.answers.preference_pairs, having(lambda s: "preferences" in s.needs)
+    if not names:
+        return []
+    if pairs == 0:
+        return [Effect(names, "preference_pairs is 0: DPO learns from pairs of a preferred and a dispreferred "
+                              "reply.", blocks=True)]
+    if pairs < PREFERENCE_MIN:
+        return [Effect(names, f"only {pairs} preference pairs (under {PREFERENCE_MIN}): too few to move the "
+                              "model reliably.", -2)]
+    if a.task in BEHAVIOUR_TASKS:
+        return [Effect(names, f"task is {a.task} with {pairs} preference pairs: preference tuning teaches a "
+                              "behaviour (tone, length, refusals) from what people preferred and what they "
+                              "rejected, which examples alone cannot show.", PREFERENCE_BONUS)]
+    return [Effect(names, f"task is {a.task}: preference tuning shapes behaviour, not facts or labels.", -1)]
+
+
+def minimum_labels(s: Situation) -> list[Effect]:
+    """Approaches that carve a dev split from the labelled examples need enough of them to do so."""
+    out = []
+    for spec in registry.specs():
+        if not spec.min_labels:
+            continue
+        if s.n < spec.min_labels:
+            out.append(Effect((spec.name,), f"labelled_examples is {s.n}: {spec.name} needs at least "
+                                            f"{spec.min_labels} to carve a dev split to search on.", blocks=True))
+        else:
+            out.append(Effect((spec.name,), f"{s.n} labelled examples leave a dev split for {spec.name} to "
+                                            "search on.", 0.5))
+    return out
+
+
 def model_size(s: Situation) -> list[Effect]:
     p = s.answers.model_params_b
     if s.answers.is_api and "model_params_b" not in s.answers.model_fields_set:
@@ -244,6 +287,7 @@ def model_size(s: Situation) -> list[Effect]:
 
 RULES: tuple[Callable[[Situation], list[Effect]], ...] = (
     access, privacy, labelled_data, knowledge, task_fit, memory, hardware, money_and_speed, model_size,
+    preferences, minimum_labels,
 )
 
 

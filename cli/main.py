@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "tune": "tunewise.cli.tune:tune",
     "export": "tunewise.cli.tune:export",
     "history": "tunewise.cli.history:history",
+    "export-data": "tunewise.cli.export_data:export_data",
 }
 
 

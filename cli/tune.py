@@ -9,7 +9,7 @@ from tunewise.core.defaults import DEFAULT_GENERATOR
 from tunewise.cli.options import force_option, json_option
 from tunewise.cli.render import console, print_json, progress, table
 
-METHOD_CHOICES = ("lora", "qlora", "full", "prompt-tuning", "head")
+METHOD_CHOICES = ("lora", "qlora", "full", "prompt-tuning", "head", "dpo")
 
 
 def _options(func):
@@ -22,6 +22,9 @@ def _options(func):
         ("--precision", click.Choice(["auto", "bf16", "fp16", "fp32"]), "Training precision (auto: bf16 on GPU)."),
         ("--device", click.Choice(["auto", "cuda", "cpu"]), "Where to train (auto: CUDA when available)."),
         ("--save-steps", int, "Write a checkpoint every N optimizer steps."),
+        ("--dpo-loss", click.Choice(["sigmoid", "ipo", "hinge", "robust", "sigmoid_norm", "apo_zero", "apo_down"]),
+         "DPO: TRL's pair loss (sigmoid is DPO)."),
+        ("--dpo-beta", float, "DPO: how far the tuned model may move from the base (higher: less)."),
         ("--num-virtual-tokens", int, "Prompt tuning: soft-prompt length."),
         ("--train-top-layers", int, "Full: train only the top N layers (selective freezing)."),
         ("--target-modules", str, "LoRA: comma-separated module names, or all-linear."),
@@ -57,7 +60,8 @@ def _options(func):
 @force_option
 @json_option
 def tune(config_path, overrides, force, as_json, **flags) -> None:
-    """Fine-tune a model: LoRA, QLoRA (CUDA), full, prompt tuning or a classifier head.
+    """Fine-tune a model: LoRA, QLoRA (CUDA), full, prompt tuning, a classifier head, or DPO on
+    preference pairs (prompt, chosen, rejected).
 
     Extra KEY=VALUE arguments set any other config key, e.g. lora_dropout=0.1 warmup_ratio=0.1.
     """
@@ -100,7 +104,27 @@ def _render(run) -> None:
     if trials:
         console.print(table("Search trials", ["trial", "lr", "lora_r", "epochs", "eval loss"],
                             [(t["number"], t["lr"], t.get("lora_r"), t.get("epochs"), t["eval_loss"]) for t in trials]))
+    rows += _preference_rows(run.output_dir)
     console.print(table(f"Trained: {run.output_dir}", ["", "value"], rows))
+
+
+def _preference_rows(folder) -> list[tuple[str, str]]:
+    """DPO runs: the implicit-reward accuracy and DPO loss before -> after, from preference.json."""
+    path = Path(folder) / "preference.json"
+    if not path.is_file():
+        return []
+    from tunewise.core.files import read_json
+
+    scores = read_json(path)
+    before, after = scores["before"], scores["after"]
+    rows = []
+    for split in ("train", "eval"):
+        if f"{split}_loss" in after:
+            n = scores["pairs"][split]
+            rows.append((f"{split} pairs ({n}): reward accuracy", f"{before[f'{split}_reward_accuracy']:.3f} -> "
+                                                                  f"{after[f'{split}_reward_accuracy']:.3f}"))
+            rows.append((f"{split} pairs: DPO loss", f"{_loss(before[f'{split}_loss'])} -> {_loss(after[f'{split}_loss'])}"))
+    return rows
 
 
 def _loss(value: float | None) -> str:

@@ -17,7 +17,7 @@ from typing import Any, Callable, Literal
 from tunewise.core.errors import ConfigError
 
 Kind = Literal["in-context", "retrieval", "tuned"]
-NEEDS = frozenset({"labels", "corpus", "weights", "gpu"})
+NEEDS = frozenset({"labels", "corpus", "weights", "gpu", "preferences"})
 # What the advisor's rules key on (advisor/rules.py). An approach may carry any of them:
 TRAITS = frozenset({
     "baseline",        # the reference every other approach must beat; always compared first
@@ -27,6 +27,7 @@ TRAITS = frozenset({
     "quantized",       # trains over 4-bit base weights
     "classifier",      # predicts a label in one forward pass; cannot write text
     "provider-tunable",  # what a provider's fine-tuning API offers for an API model
+    "learns-preferences",  # learns a behaviour from preferred vs rejected replies
 })
 PromptExtra = Literal["none", "shots", "passages", "virtual-tokens"]
 TASKS = ("classification", "generation", "qa")
@@ -52,6 +53,9 @@ class ApproachSpec:
     train_task: Literal["sft", "classification"] = "sft"
     prompt_extra: PromptExtra = "none"      # what it adds to every prompt (for the estimates)
     config: type | None = None              # the typed settings of its plan `tuning.NAME` block
+    min_labels: int = 0                     # labelled examples it needs before it can run at all
+    search_queries: int = 0                 # queries it answers while building (a search), for the estimates
+    check: Callable[[Any], None] | None = None   # validates a plan for it before anything is written
 
     def __post_init__(self) -> None:
         if not self.name or self.name != self.name.strip().lower() or self.name.startswith(API_PREFIX):

@@ -39,6 +39,8 @@ class ApproachResult(Record):
     forgetting: dict[str, float] | None = None
     drift: Drift | None = None
     safety: dict[str, Any] | None = None
+    preference: dict[str, Any] | None = None    # preference accuracy and loss on held-out pairs
+    search: dict[str, Any] | None = None        # what an approach that searches its settings tried
 
 
 class Comparison(Record):

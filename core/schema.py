@@ -136,7 +136,6 @@ class PlanTuning(TrainingKnobs):
     """A plan's `tuning:` block: shared knobs, plus a block per tuned approach (`tuning.head.lr=5e-3`)."""
 
     model_config = ConfigDict(extra="allow", validate_assignment=True)
-    __pydantic_extra__: dict[str, TrainingKnobs] = Field(init=False)
 
     @model_validator(mode="before")
     @classmethod
@@ -148,15 +147,21 @@ class PlanTuning(TrainingKnobs):
                 spec = registry.spec(key)
             except TunewiseError:
                 raise ValueError(f"unknown key '{key}' (neither a tuning setting nor a tuned approach)") from None
-            if not spec.tuned:
-                raise ValueError(f"'{key}' trains nothing, so it takes no tuning block")
+            if spec.config is None:
+                raise ValueError(f"'{key}' has no settings, so it takes no tuning block")
+            if not isinstance(data[key], dict):
+                raise ValueError(f"'{key}' must be a mapping of settings")
         return data
+
+    def block(self, name: str):
+        """`name`'s own block, validated as its spec's settings record (raises on a bad key or value)."""
+        raw = (self.__pydantic_extra__ or {}).get(name) or {}
+        return registry.spec(name).config.model_validate(raw)
 
     def for_approach(self, name: str) -> dict[str, Any]:
         """The shared settings with `name`'s own block over them."""
         shared = {k: v for k, v in self.settings().items() if k not in (self.__pydantic_extra__ or {})}
-        own = (self.__pydantic_extra__ or {}).get(name)
-        return {**shared, **(own.settings() if own else {})}
+        return {**shared, **((self.__pydantic_extra__ or {}).get(name) or {})}
 
 
 class PredictedScore(Record):
@@ -179,6 +184,7 @@ class Plan(Record):
     corpus: Path | None = None
     corpus_next: Path | None = None
     eval_next: Path | None = None
+    preferences: Path | None = None   # prompt/chosen/rejected pairs, for approaches that need preferences
     model: ModelRef = DEFAULT_GENERATOR
     api_model: ApiModel | None = None
     embedder: str = DEFAULT_EMBEDDER
@@ -190,6 +196,7 @@ class Plan(Record):
     reasons: list[str] = Field(default_factory=list)
     prices: Prices = Field(default_factory=Prices)
     predictions: list[PredictedScore] | None = None
+    safety: bool = True   # refusal-drift and retrieval-injection probes (eval/safety.py)
 
     @model_validator(mode="after")
     def _predictions_match_approaches(self) -> "Plan":
@@ -216,7 +223,7 @@ class Plan(Record):
     def resolve_paths(self, base: Path) -> "Plan":
         """Paths in a plan file are relative to the plan file's folder."""
         updates = {}
-        for key in ("train", "eval", "corpus", "corpus_next", "eval_next"):
+        for key in ("train", "eval", "corpus", "corpus_next", "eval_next", "preferences"):
             value = getattr(self, key)
             if value is not None and not Path(value).is_absolute():
                 updates[key] = (base / value).resolve()

@@ -6,8 +6,8 @@ import io
 import zlib
 from typing import Any
 
-from tunewise.core.schema import APPROACHES
-from tunewise.eval.approaches import API_PREFIX
+from tunewise.core import registry
+from tunewise.core.registry import API_PREFIX
 
 # Colour-blind-safe (Okabe-Ito, then Tol's muted); keyed by the registry's order, never by position in a run.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
@@ -21,8 +21,9 @@ def colour_for(name: str) -> str:
     `api-few-shot` shares `few-shot`'s colour (its marker differs), so the two read as one approach on two models.
     """
     base = name.removeprefix(API_PREFIX)
-    if base in APPROACHES:
-        return PALETTE[APPROACHES.index(base) % len(PALETTE)]
+    names = registry.names()
+    if base in names:
+        return PALETTE[names.index(base) % len(PALETTE)]
     return PALETTE[zlib.crc32(base.encode("utf-8")) % len(PALETTE)]
 
 

@@ -32,6 +32,7 @@ from tunewise.core.schema import Plan
 from tunewise.eval import metrics
 from tunewise.eval.checks import drift, forgetting
 from tunewise.eval.evidence import record_measured
+from tunewise.eval.safety import safety_record
 from tunewise.eval.systems import LLMSystem
 from tunewise.eval.workspace import Built, Progress, Workspace, build_approach, tune_config
 
@@ -97,8 +98,13 @@ def _check_approach(plan_path, plan: Plan, name: str) -> None:
         raise ConfigError(f"{plan_path}: approach '{name}' needs a 'corpus' folder in the plan")
     if "gpu" in spec.needs and not _has_cuda():
         raise DeviceError(f"approach '{name}' needs a CUDA GPU and none is available; remove it from the plan")
+    if "preferences" in spec.needs and plan.preferences is None:
+        raise ConfigError(f"{plan_path}: approach '{name}' needs a 'preferences' file in the plan "
+                          "(prompt, chosen, rejected pairs)")
     if spec.tuned:
         tune_config(plan, name, Path("."), "")
+    if spec.check is not None:
+        spec.check(plan)
 
 
 def _check_task(plan: Plan, train: Dataset, evaluation: Dataset) -> None:
@@ -185,6 +191,8 @@ def run_approach(ws: Workspace, name: str, inputs: Inputs) -> ApproachResult:
         result.per_class_f1 = metrics.per_class_f1([r["reference"] for r in rows], [r["prediction"] for r in rows])
     if built.tuned_generator is not None:
         result.forgetting = forgetting(ws, built.tuned_generator)
+    result = ApproachResult.model_validate({**result.model_dump(), **built.extra})
+    result.safety = safety_record(ws, registry.spec(name), built, inputs.evaluation)
     if inputs.eval_next is not None and isinstance(built.system, LLMSystem):
         def predict(system, examples):
             drift_rows = predict_rows(ws, name, system, examples, stage="drift")

@@ -30,6 +30,7 @@ class Built:
     losses: list[list[float]] = field(default_factory=list)
     tuned_generator: Any = None         # a fine-tuned LM, scored on the forgetting probes
     notes: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)   # approach-specific fields of its ApproachResult
 
     def add_run(self, run: TrainingRun) -> "Built":
         """Charge a fine-tuning run's costs to this approach."""

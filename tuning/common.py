@@ -45,6 +45,7 @@ register_method("qlora", "tunewise.tuning.lora")
 register_method("full", "tunewise.tuning.full")
 register_method("prompt-tuning", "tunewise.tuning.prompt")
 register_method("head", "tunewise.tuning.head")
+register_method("dpo", "tunewise.tuning.dpo")
 
 
 def run_tuning(config: TuneConfig, progress: Callable | None = None) -> TrainingRun:
@@ -93,8 +94,10 @@ class Context:
         return int(os.environ.get("RANK", "0")) == 0
 
 
-def start(config: TuneConfig, preflight: Callable[[TuneConfig, Any], None] | None = None) -> Context:
-    """Validate data, device and output before anything is written, then claim the output folder."""
+def start(config: TuneConfig, preflight: Callable[[TuneConfig, Any], None] | None = None,
+          load: Callable[[Path, str | None], Any] = load_dataset) -> Context:
+    """Validate data, device and output before anything is written, then claim the output folder.
+    `load` reads a data file (preference pairs for DPO, a `Dataset` otherwise)."""
     from transformers.utils import logging as hf_logging
 
     from tunewise.core.device import choose_device
@@ -111,8 +114,8 @@ def start(config: TuneConfig, preflight: Callable[[TuneConfig, Any], None] | Non
     device = choose_device(config.device, config.precision)
     if preflight is not None:
         preflight(config, device)
-    train_data = load_dataset(config.train, config.format)
-    eval_data = load_dataset(config.eval, config.format) if config.eval else None
+    train_data = load(config.train, config.format)
+    eval_data = load(config.eval, config.format) if config.eval else None
     task = config.task_for(train_data.format)
     labels = None
     if task == "classification":
@@ -170,9 +173,9 @@ def encode(ctx: Context, tokenizer) -> tuple[list[dict], list[dict] | None]:
     return make(ctx.train_data), (make(ctx.eval_data) if ctx.eval_data is not None else None)
 
 
-def training_arguments(ctx: Context, **extra):
-    """TrainingArguments for the run: device/precision from the one device choice, length grouping,
-    periodic checkpoints under OUT/checkpoints."""
+def training_arguments(ctx: Context, args_class=None, **extra):
+    """TrainingArguments (or a subclass such as TRL's DPOConfig) for the run: device/precision from the one
+    device choice, length grouping, periodic checkpoints under OUT/checkpoints."""
     from transformers import TrainingArguments
 
     cfg = ctx.config
@@ -193,7 +196,7 @@ def training_arguments(ctx: Context, **extra):
         ddp_backend="gloo" if not cuda and ctx.world_size > 1 else None, dataloader_num_workers=0,
     )
     kwargs.update(extra)
-    return TrainingArguments(**kwargs)
+    return (args_class or TrainingArguments)(**kwargs)
 
 
 def train(ctx: Context, model, tokenizer, progress: Callable | None = None, args=None):

@@ -11,8 +11,11 @@ from tunewise.core.config import merge, parse_overrides, read_yaml
 from tunewise.core.errors import ConfigError
 from tunewise.core.schema import Record, describe_validation_error
 
-METHODS = ("lora", "qlora", "full", "prompt-tuning", "head")
-Method = Literal["lora", "qlora", "full", "prompt-tuning", "head"]
+METHODS = ("lora", "qlora", "full", "prompt-tuning", "head", "dpo")
+Method = Literal["lora", "qlora", "full", "prompt-tuning", "head", "dpo"]
+# DPOConfig.loss_type values of the installed TRL (1.16) that need nothing but pairs; ORPO and SimPO live
+# in trl.experimental there, outside this stable API, so they are not offered.
+DpoLoss = Literal["sigmoid", "ipo", "hinge", "robust", "sigmoid_norm", "apo_zero", "apo_down"]
 
 # Fields left as None in a config are filled from here by `resolved()`; explicit values always win.
 METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -23,6 +26,8 @@ METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
     "prompt-tuning": {"lr": 3e-2, "epochs": 5.0, "batch_size": 4},
     # Only the classifier trains, so a high rate is safe and converges in few epochs.
     "head": {"lr": 1e-3, "epochs": 5.0, "batch_size": 8},
+    # DPO on a LoRA adapter: a smaller step than SFT LoRA, since the reference is the starting point.
+    "dpo": {"lr": 5e-5, "epochs": 3.0, "batch_size": 4, "lora_r": 16, "lora_alpha": 32},
 }
 # Bigger models get smaller micro-batches (memory) and more accumulation (same effective batch).
 LARGE_MODEL_B = 3.0
@@ -53,6 +58,8 @@ class TuneConfig(Record):
     target_modules: list[str] | str = "all-linear"
     train_top_layers: int | None = Field(default=None, gt=0)
     num_virtual_tokens: int = Field(default=16, gt=0)
+    dpo_beta: float = Field(default=0.1, gt=0)
+    dpo_loss: DpoLoss = "sigmoid"
     save_steps: int = Field(default=50, gt=0)
     logging_steps: int = Field(default=5, gt=0)
     seed: int = 0
@@ -76,6 +83,8 @@ class TuneConfig(Record):
     def _consistent(self) -> "TuneConfig":
         if self.method == "head" and self.task == "sft":
             raise ValueError("method 'head' trains a classifier; use task 'classification' or 'auto'")
+        if self.method == "dpo" and self.task == "classification":
+            raise ValueError("method 'dpo' learns preferences between replies; use task 'sft' or 'auto'")
         if self.method == "prompt-tuning" and self.task == "classification":
             raise ValueError("method 'prompt-tuning' trains generation only; use task 'sft' or 'auto'")
         return self

@@ -12,10 +12,11 @@ from tests.fakes import invoke, write_jsonl
 
 # The questionnaire's questions in order, for an open-weights model without a GPU (the GPU-price and
 # API-price questions are then skipped).
-ANSWERS = {"task": "qa", "labelled_examples": 40, "corpus_documents": 30, "knowledge_changes": "weekly",
+ANSWERS = {"task": "qa", "labelled_examples": 40, "corpus_documents": 30, "preference_pairs": 0,
+           "knowledge_changes": "weekly",
            "long_tail": True, "model_access": "open-weights", "model_params_b": 0.135, "gpu_memory_gb": 0,
            "ram_gb": 16, "budget_usd": None, "latency_ms": None, "data_may_leave": True}
-TYPED = ["qa", "40", "30", "weekly", "yes", "open-weights", "0.135", "0", "16", "none", "none", "yes"]
+TYPED = ["qa", "40", "30", "0", "weekly", "yes", "open-weights", "0.135", "0", "16", "none", "none", "yes"]
 
 
 def as_flags(answers: dict) -> list[str]:
@@ -45,7 +46,7 @@ def test_questionnaire_answers_file_and_flags_give_the_same_json(tmp_path, _isol
 
 
 def test_questionnaire_reasks_invalid_answers_and_offers_saved_ones_next_time(_isolated):
-    typed = ["qa", "forty", "40", *TYPED[2:4], "maybe", *TYPED[4:]]
+    typed = ["qa", "forty", "40", *TYPED[2:5], "maybe", *TYPED[5:]]
     first = invoke(["advise", "--json"], input="\n".join(typed) + "\n")
     assert first.exit_code == 0, first.output
     assert "expected a number" in first.output

@@ -112,7 +112,7 @@ def test_plan_task_mapping_and_head_for_classification(tmp_path):
 def test_api_model_plans_only_in_context_approaches():
     rec = recommend(Answers(model_access="api-finetune", labelled_examples=500, corpus_documents=10))
     approaches, notes = plan_approaches(rec, has_corpus=True, is_api=True)
-    assert set(approaches) <= {"zero-shot", "few-shot", "rag"} and "zero-shot" in approaches
+    assert set(approaches) <= {"zero-shot", "few-shot", "few-shot-opt", "rag"} and "zero-shot" in approaches
     assert any("provider" in n for n in notes)
 
 
@@ -122,7 +122,7 @@ def test_api_model_goes_to_the_plans_api_model(qa_files, tmp_path):
     request = AdviceRequest(Answers(model_access="api-only", labelled_examples=20), train, evaluation, model=api)
     plan = build_plan(advise(request), request, tmp_path / "plan.yaml")
     assert plan.api_model == api and plan.model == "smollm2-135m-instruct"
-    assert set(plan.approaches) <= {"zero-shot", "few-shot", "rag"}
+    assert set(plan.approaches) <= {"zero-shot", "few-shot", "few-shot-opt", "rag"}
 
 
 def test_plan_needs_train_and_eval(tmp_path):

@@ -5,6 +5,7 @@ import pytest
 
 from tunewise.advisor.records import Answers, Recommendation
 from tunewise.advisor.rules import recommend
+from tunewise.core import registry
 
 SMALL = dict(model_params_b=0.135, ram_gb=16.0)
 
@@ -121,7 +122,28 @@ def test_nothing_feasible_is_noted():
 def test_ranking_lists_every_approach_once_feasible_first():
     rec = run(task="style", labelled_examples=500)
     names = [r.approach for r in rec.ranking]
-    assert sorted(names) == sorted(set(names)) and len(names) == 9
+    assert sorted(names) == sorted(set(names)) and len(names) == len(registry.names())
     flags = [r.feasible for r in rec.ranking]
     assert flags == sorted(flags, reverse=True)
     assert all(r.reasons for r in rec.ranking if not r.feasible)
+
+
+@pytest.mark.parametrize("answers, approach, feasible, reason", [
+    ({"task": "style", "labelled_examples": 300, "preference_pairs": 200}, "dpo", True, "200 preference pairs"),
+    ({"task": "style", "labelled_examples": 300, "preference_pairs": 0}, "dpo", False, "preference_pairs is 0"),
+    ({"task": "style", "labelled_examples": 300, "preference_pairs": 20}, "dpo", True, "too few to move"),
+    ({"task": "style", "preference_pairs": 200, "model_access": "api-only"}, "dpo", False, "cannot be fine-tuned locally"),
+    ({"task": "qa", "labelled_examples": 10}, "few-shot-opt", False, "to carve a dev split"),
+    ({"task": "qa", "labelled_examples": 60}, "few-shot-opt", True, "leave a dev split"),
+])
+def test_dpo_and_few_shot_opt_rules(answers, approach, feasible, reason):
+    ranked = next(r for r in run(**answers).ranking if r.approach == approach)
+    assert ranked.feasible is feasible
+    assert any(reason in text for text in ranked.reasons), ranked.reasons
+
+
+def test_style_task_with_preference_pairs_recommends_dpo():
+    rec = run(task="style", labelled_examples=300, preference_pairs=200)
+    assert rec.recommendation == "dpo"
+    dpo, lora = (next(r for r in rec.ranking if r.approach == a) for a in ("dpo", "lora"))
+    assert dpo.estimates["train_hours"] == pytest.approx(2 * lora.estimates["train_hours"], rel=0.01)
