@@ -60,6 +60,7 @@ def render_recommendation(rec: Recommendation) -> None:
     console.print(estimates)
     for line in hidden:
         console.print(f"[dim]{line}[/dim]", highlight=False)
+    console.print(estimate_line(rec.ranking), highlight=False)
     top = next(r for r in rec.ranking if r.approach == rec.recommendation)
     console.print(f"\n[bold]Recommendation: {rec.recommendation}[/bold]", highlight=False)
     _print_reasons(top)
@@ -92,3 +93,14 @@ def _print_reasons(ranked: Ranked) -> None:
         else:
             grid.add_row("  -", reason)
     console.print(grid, highlight=False)
+
+
+def estimate_line(ranking) -> str:
+    """Which approaches' time and memory estimates are measured (ledger or run.json) and which are formulas."""
+    from tunewise.advisor.calibrate import estimate_sources
+
+    measured = {a: s for a, s in estimate_sources(ranking).items() if s != "formulas"}
+    if not measured:
+        return "[dim]Every estimate comes from the formulas (no similar measured run in the ledger).[/dim]"
+    named = ", ".join(f"{a} ({s})" for a, s in measured.items())
+    return f"[dim]Time and memory calibrated from measurements: {named}; the others from the formulas.[/dim]"

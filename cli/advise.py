@@ -172,39 +172,6 @@ def ask(question: Question, default: Any, position: str = "") -> Any:
             err_console.print(f"  [red]{exc}[/red]", highlight=False)
 
 
-def render_recommendation(rec) -> None:
-    """A table of the ranking, then every reason for the recommendation and one line for the others."""
-    rows = [[r.approach, r.feasible, r.score, *(r.estimates.get(key) for key, _ in ESTIMATE_COLUMNS)]
-            for r in rec.ranking]
-    columns = ["approach", "feasible", "score", *(label for _, label in ESTIMATE_COLUMNS)]
-    console.print(table("Approaches, best first", columns, rows))
-    console.print(estimate_line(rec.ranking), highlight=False)
-    top = next(r for r in rec.ranking if r.approach == rec.recommendation)
-    console.print(f"\n[bold]Recommendation: {rec.recommendation}[/bold]", highlight=False)
-    for reason in top.reasons:
-        console.print(f"  - {reason}", highlight=False)
-    for r in rec.ranking:
-        if r is not top and r.reasons:
-            console.print(f"[dim]{r.approach}: {r.reasons[-1] if not r.feasible else r.reasons[0]}[/dim]",
-                          highlight=False)
-    for note in rec.profile.notes:
-        console.print(f"[dim]note: {note}[/dim]", highlight=False)
-    for profile in (rec.profile.data, rec.profile.corpus):
-        for warning in profile.warnings if profile else ():
-            console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
-
-
-def estimate_line(ranking) -> str:
-    """Which approaches' time and memory estimates are measured (ledger or run.json) and which are formulas."""
-    from tunewise.advisor.calibrate import estimate_sources
-
-    measured = {a: s for a, s in estimate_sources(ranking).items() if s != "formulas"}
-    if not measured:
-        return "[dim]Every estimate comes from the formulas (no similar measured run in the ledger).[/dim]"
-    named = ", ".join(f"{a} ({s})" for a, s in measured.items())
-    return f"[dim]Time and memory calibrated from measurements: {named}; the others from the formulas.[/dim]"
-
-
 @click.command()
 @click.argument("data", type=click.Path(path_type=Path))
 @click.option("--eval", "eval_path", type=click.Path(path_type=Path), help="Evaluation set: checks leakage.")
