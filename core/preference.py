@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from tunewise.core.data import CHAT_ROLES, _parse_rows, read_text_file
+from tunewise.core.data import CHAT_ROLES, _parse_rows
 from tunewise.core.errors import DataError
 
 PREFERENCE_FORMAT = "preference"
@@ -53,7 +53,7 @@ def is_preference_row(row: dict[str, Any]) -> bool:
 def load_preferences(path: str | Path) -> PreferenceSet:
     """Read a JSONL/JSON/CSV file of preference pairs; the first bad row is the error."""
     path = Path(path)
-    rows = list(_parse_rows(path, read_text_file(path)))
+    rows = list(_parse_rows(path))
     if not rows:
         raise DataError(path, "no records found (the file holds only blank lines)")
     pairs = tuple(_to_pair(path, line, row) for line, row in rows)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tunewise.core.files import atomic_write_bytes
-from tunewise.eval.report import _png
+from tunewise.eval.plots import png
 from tunewise.eval.router import Point, RouterFile
 
 
@@ -53,7 +53,7 @@ def frontier_plot(router: RouterFile, path: str | Path | None = None) -> bytes:
     ax.set_title(f"Routing on {router.examples} examples: {'pays' if router.pays else 'does not pay'}")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
-    png = _png(fig)
+    image = png(fig)
     if path is not None:
-        atomic_write_bytes(path, png)
-    return png
+        atomic_write_bytes(path, image)
+    return image

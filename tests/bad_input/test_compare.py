@@ -33,7 +33,7 @@ def run(plan, tmp_path, *extra):
     ({"task": "translation"}, ("key 'task'",)),
     ({"approaches": ["rag"]}, ("approach 'rag' needs a 'corpus'",)),
     ({"approaches": ["qlora"]}, ("qlora", "needs a CUDA GPU")),
-    ({"approaches": ["lora"], "tuning": {"lora": {"lr": -1}}}, ("tuning.lora.lr", "greater than 0")),
+    ({"approaches": ["lora"], "tuning": {"lora": {"lr": -1}}}, ("plan 'tuning' for lora", "lr")),
     ({"task": "qa"}, ("cls-train.jsonl", "task 'qa'")),
     ({"limit_eval": 0}, ("limit_eval",)),
     ({"corpus": "nowhere"}, ("nowhere", "corpus folder not found")),

@@ -36,7 +36,7 @@ def answer_questionnaire(args: list[str], answers: dict[str, str], home: Path) -
     return asked, ANSI.sub("", "".join(transcript))
 
 
-API_ANSWERS = {"task": "qa", "labelled_examples": "40", "corpus_documents": "30", "knowledge_changes": "weekly",
+API_ANSWERS = {"task": "qa", "labelled_examples": "40", "corpus_documents": "30", "preference_pairs": "0", "knowledge_changes": "weekly",
                "long_tail": "yes", "model_access": "", "budget_usd": "none", "token_usd_per_1m": "0.5",
                "latency_ms": "300", "cost_per_query_usd": "none", "data_may_leave": "yes"}
 

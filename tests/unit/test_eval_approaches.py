@@ -58,7 +58,7 @@ def test_unknown_tuning_key_names_the_key():
     with pytest.raises(ValueError) as info:
         Plan(task="qa", train="t.jsonl", eval="e.jsonl", approaches=["lora"], tuning={"lrr": 1})
     assert "unknown key 'lrr'" in describe_validation_error(info.value)
-    with pytest.raises(ValueError, match="'rag' trains nothing"):
+    with pytest.raises(ValueError, match="'rag' has no settings"):
         Plan(task="qa", train="t.jsonl", eval="e.jsonl", approaches=["rag"], tuning={"rag": {"lr": 1e-4}})
 
 
