@@ -198,14 +198,12 @@ def token_stats(texts: list[str]) -> tuple[float, int]:
 
 def training_run_record(run, task: str | None = None) -> MeasuredRun:
     """A `TrainingRun` (run.json) as a ledger row: the data size from its train file, its costs as measured."""
-    from tunewise.core.data import load_dataset
-
     config = run.config
     examples = mean = total = None
     if config.get("train") and Path(config["train"]).is_file():
-        data = load_dataset(config["train"], config.get("format"))
-        examples = len(data)
-        mean, total = token_stats([e.prompt + " " + e.response for e in data.examples])
+        texts = _training_texts(Path(config["train"]), config)
+        examples = len(texts)
+        mean, total = token_stats(texts)
     settings = {k: config.get(k) for k in ("max_steps", "epochs", "batch_size", "grad_accum", "lr", "max_seq_len",
                                            "lora_r") if config.get(k) is not None}
     settings.update(steps=run.steps, total_params=run.total_params, precision=run.precision)
@@ -214,6 +212,17 @@ def training_run_record(run, task: str | None = None) -> MeasuredRun:
                        metric="eval_loss" if run.eval_loss_after is not None else None,
                        metric_value=run.eval_loss_after, train_seconds=run.train_seconds,
                        peak_memory_mb=run.peak_memory_mb, device=run.device, source=str(run.output_dir))
+
+
+def _training_texts(path: Path, config: dict) -> list[str]:
+    """What a run trained on, as text: preference pairs for preference tuning, examples otherwise."""
+    if config.get("method") == "dpo":
+        from tunewise.core.preference import load_preferences
+
+        return [" ".join(m["content"] for m in p.prompt) + " " + p.chosen for p in load_preferences(path).pairs]
+    from tunewise.core.data import load_dataset
+
+    return [e.prompt + " " + e.response for e in load_dataset(path, config.get("format")).examples]
 
 
 def record_training_run(run) -> None:

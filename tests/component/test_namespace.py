@@ -1,7 +1,6 @@
 """The built wheel installs one package, `tunewise`, and nothing named `core`, `cli` or `eval`."""
 import subprocess
 import sys
-import sysconfig
 import venv
 import zipfile
 from pathlib import Path
@@ -36,7 +35,8 @@ def test_fresh_venv_from_the_wheel(wheel, tmp_path):
     python = env_dir / "bin" / "python"
     site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           capture_output=True, text=True, check=True).stdout.strip()
-    Path(site, "zz_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    ours = [p for p in sys.path if p.endswith("site-packages") and "__editable__" not in p]
+    Path(site, "zz_deps.pth").write_text("\n".join(ours) + "\n")
     subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", str(wheel)], check=True,
                    capture_output=True)
     run = lambda *args: subprocess.run([str(python), *args], capture_output=True, text=True, cwd=tmp_path)  # noqa: E731
