@@ -87,8 +87,9 @@ class RunTable:
     cost_ms: Any                        # numpy (n, A)
 
 
-def load_run(run_dir: str | Path) -> RunTable:
-    """Read every finished approach's per-example predictions; one clear line for what is missing."""
+def load_run(run_dir: str | Path, only: Sequence[str] | None = None) -> RunTable:
+    """Read every finished approach's (or those in `only`) per-example predictions; one clear line for
+    what is missing."""
     import numpy as np
 
     run_dir = Path(run_dir)
@@ -98,6 +99,12 @@ def load_run(run_dir: str | Path) -> RunTable:
     stamp = read_json(run_dir / "compare.json")
     plan = Plan.model_validate(stamp["plan"])
     names = sorted(p.stem for p in (run_dir / "approaches").glob("*.json"))
+    if only:
+        unknown = [n for n in only if n not in names]
+        if unknown:
+            raise TunewiseError(f"{run_dir}: '{unknown[0]}' is not a finished approach of this run "
+                                f"({', '.join(names) or 'none'})")
+        names = [n for n in names if n in only]
     if len(names) < 2:
         raise TunewiseError(f"{run_dir}: routing needs at least two finished approaches, found {len(names)}")
     rows = {name: _prediction_rows(run_dir, name) for name in names}
@@ -136,17 +143,19 @@ def example_quality(task: str, rows: Sequence[dict]) -> list[float]:
 
 
 def train_router(run_dir: str | Path, max_cost_ms: float | None = None, min_quality: float | None = None,
-                 extractor: FeatureExtractor | None = None, folds: int = FOLDS, seed: int = 0) -> RouterFile:
+                 extractor: FeatureExtractor | None = None, only: Sequence[str] | None = None,
+                 folds: int = FOLDS, seed: int = 0) -> RouterFile:
     """Fit the router on every example, score it out of fold, and pick its operating point."""
     import numpy as np
     from sklearn.model_selection import KFold, cross_val_predict
 
-    run = load_run(run_dir)
+    run = load_run(run_dir, only)
     n = len(run.quality)
     if n < max(MIN_EXAMPLES, 2 * folds):
         raise TunewiseError(f"{run.run_dir}: {n} eval examples are too few to cross-validate a router "
                             f"(need at least {max(MIN_EXAMPLES, 2 * folds)})")
     extractor = extractor or run_extractor(run.run_dir, run.plan.embedder)
+    extractor.features("warm-up")       # the first call loads lazily; it is not what a request costs
     measured = [extractor.features(r["input"]) for r in run.rows[run.names[0]]]
     features = np.array([vector for vector, _ in measured])
     overhead = np.array([ms for _, ms in measured])
@@ -260,10 +269,12 @@ def routing_verdict(frontier: list[Point], singles: list[Point], run: RunTable, 
     wins = [(r, s) for s in candidates for r in frontier if _dominates(r, s, QUALITY_MARGIN, COST_MARGIN)]
     n = len(run.quality)
     if not wins:
-        why = ("is both the best and the cheapest approach, and no mix of approaches beats it" if len(candidates) == 1
-               else "and every other approach on the cost/quality front are beaten by no mix of approaches")
+        others = [s.name for s in candidates if s is not best]
+        why = ("no mix of approaches beats it out of fold" if not others else
+               f"no mix of approaches beats it, or {', '.join(others)}, on both quality and cost out of fold")
+        alone = " is both the best and the cheapest approach and" if not others else ";"
         return False, (f"Routing does not pay on these {n} examples: {best.name} ({best.quality:.3f} at "
-                       f"{best.cost_ms:.0f} ms per answer) {why} out of fold; send everything to {best.name}.")
+                       f"{best.cost_ms:.0f} ms per answer){alone} {why}; send everything to {best.name}.")
     router, single = max(wins, key=lambda w: (w[1].quality, w[0].quality - w[0].cost_ms / w[1].cost_ms))
     low, high = _difference_interval(run, oof, route_cost, overhead, router, run.names.index(single.name), seed)
     return True, (f"Routing pays on these {n} examples: the router at tradeoff {router.tradeoff:g} scores "
@@ -330,8 +341,8 @@ def route_of(router: RouterFile, predicted) -> list[str]:
 def score_router_out_of_fold(run_dir: str | Path, router: RouterFile | None = None) -> list[dict]:
     """The router as one more approach of the run: a prediction row per eval example (the chosen route's
     answer, its latency plus the feature time, and `route`), every choice made out of fold."""
-    run = load_run(run_dir)
     router = router if router is not None else train_router(run_dir)
+    run = load_run(run_dir, router.routes)
     if router.oof_ids != [r["id"] for r in run.rows[run.names[0]]] or router.routes != run.names:
         raise TunewiseError(f"the router was trained on another run than {run.run_dir}; train it on this one")
     constant = router.operating_point.tradeoff is None
