@@ -165,16 +165,16 @@ def train_router(run_dir: str | Path, max_cost_ms: float | None = None, min_qual
     route_cost = run.cost_ms.mean(axis=0)
     singles = [_point(name, run.quality[:, a], run.cost_ms[:, a], {name: 1.0}) for a, name in enumerate(run.names)]
     frontier = sweep(run, oof, route_cost, overhead)
-    pays, verdict = routing_verdict(frontier, singles, run, oof, route_cost, overhead, seed)
-    if pays or max_cost_ms is not None or min_quality is not None:
+    winner, verdict = routing_verdict(frontier, singles, run, oof, route_cost, overhead, seed)
+    if max_cost_ms is not None or min_quality is not None:
         chosen = pick_operating_point(frontier + singles, singles, max_cost_ms, min_quality)
-    else:
-        chosen = max(singles, key=lambda s: (s.quality, -s.cost_ms))
+    else:       # the point the verdict names, or the best single approach when routing does not pay
+        chosen = winner or max(singles, key=lambda s: (s.quality, -s.cost_ms))
     return RouterFile(
         run_dir=run.run_dir.resolve(), task=run.plan.task, metric=ROUTING_METRIC[run.plan.task], routes=run.names,
         route_cost_ms=[round(float(c), 3) for c in route_cost], features=extractor.names,
         versions=extractor.versions, model=_as_numbers(model), examples=n, folds=folds, singles=singles,
-        oracle=oracle(run), frontier=frontier, operating_point=chosen, pays=pays, verdict=verdict,
+        oracle=oracle(run), frontier=frontier, operating_point=chosen, pays=winner is not None, verdict=verdict,
         fallback=most_robust(run.names), oof_ids=[r["id"] for r in run.rows[run.names[0]]],
         oof_quality=oof.round(6).tolist(), overhead_ms=overhead.round(3).tolist())
 
@@ -239,15 +239,13 @@ def sweep(run: RunTable, oof, route_cost, overhead) -> list[Point]:
         quality, cost = routed(run, choice, overhead)
         shares = {name: float(np.mean(choice == a)) for a, name in enumerate(run.names)}
         points.append(_point("router", quality, cost, shares, round(float(tradeoff), 6)))
-    kept = [p for p in points if not any(_dominates(q, p, 0.0, 0.0) for q in points)]
+    kept = [p for p in points if not any(_dominates(q, p) for q in points)]
     return sorted(kept, key=lambda p: (p.cost_ms, -p.quality))
 
 
-def _dominates(a: Point, b: Point, quality_margin: float, cost_margin: float) -> bool:
-    """a is at least as good and as cheap as b, and better by a margin on one of the two."""
-    if a.quality < b.quality or a.cost_ms > b.cost_ms:
-        return False
-    return a.quality > b.quality + quality_margin or a.cost_ms < b.cost_ms * (1 - cost_margin)
+def _dominates(a: Point, b: Point) -> bool:
+    """a is at least as good and as cheap as b, and better on one of the two."""
+    return a.quality >= b.quality and a.cost_ms <= b.cost_ms and (a.quality, a.cost_ms) != (b.quality, b.cost_ms)
 
 
 def oracle(run: RunTable) -> Point:
@@ -261,26 +259,50 @@ def oracle(run: RunTable) -> Point:
     return _point("oracle", quality, spent, {n: float(np.mean(choice == a)) for a, n in enumerate(run.names)})
 
 
+def mixed_quality(singles: list[Point], cost: float) -> float:
+    """The best quality that sending each request to a single approach at random reaches within `cost`:
+    the upper line through the approaches' points. A router earns its keep only above it."""
+    best = max((s.quality for s in singles if s.cost_ms <= cost), default=float("-inf"))
+    for low in singles:
+        for high in singles:
+            if low.cost_ms <= cost <= high.cost_ms and high.cost_ms > low.cost_ms:
+                share = (cost - low.cost_ms) / (high.cost_ms - low.cost_ms)
+                best = max(best, low.quality + share * (high.quality - low.quality))
+    return best
+
+
+def mixed_cost(singles: list[Point], quality: float) -> float:
+    """The least mean cost at which a random mix of the approaches reaches `quality`."""
+    cheapest = min((s.cost_ms for s in singles if s.quality >= quality), default=float("inf"))
+    for low in singles:
+        for high in singles:
+            if low.quality <= quality <= high.quality and high.quality > low.quality:
+                share = (quality - low.quality) / (high.quality - low.quality)
+                cheapest = min(cheapest, low.cost_ms + share * (high.cost_ms - low.cost_ms))
+    return cheapest
+
+
 def routing_verdict(frontier: list[Point], singles: list[Point], run: RunTable, oof, route_cost, overhead,
-                    seed: int) -> tuple[bool, str]:
-    """Whether some router point beats a single approach that nothing else beats, said in numbers."""
-    candidates = [s for s in singles if not any(_dominates(o, s, 0.0, 0.0) for o in singles)]
+                    seed: int) -> tuple[Point | None, str]:
+    """The router point that beats every single approach and every random mix of them by the widest
+    margin (None when none does by QUALITY_MARGIN or COST_MARGIN), and the verdict in numbers."""
     best = max(singles, key=lambda s: (s.quality, -s.cost_ms))
-    wins = [(r, s) for s in candidates for r in frontier if _dominates(r, s, QUALITY_MARGIN, COST_MARGIN)]
     n = len(run.quality)
+    wins = [r for r in frontier if r.quality > mixed_quality(singles, r.cost_ms) + QUALITY_MARGIN
+            or r.cost_ms < mixed_cost(singles, r.quality) * (1 - COST_MARGIN)]
     if not wins:
-        others = [s.name for s in candidates if s is not best]
-        why = ("no mix of approaches beats it out of fold" if not others else
-               f"no mix of approaches beats it, or {', '.join(others)}, on both quality and cost out of fold")
-        alone = " is both the best and the cheapest approach and" if not others else ";"
-        return False, (f"Routing does not pay on these {n} examples: {best.name} ({best.quality:.3f} at "
-                       f"{best.cost_ms:.0f} ms per answer){alone} {why}; send everything to {best.name}.")
-    router, single = max(wins, key=lambda w: (w[1].quality, w[0].quality - w[0].cost_ms / w[1].cost_ms))
-    low, high = _difference_interval(run, oof, route_cost, overhead, router, run.names.index(single.name), seed)
-    return True, (f"Routing pays on these {n} examples: the router at tradeoff {router.tradeoff:g} scores "
-                  f"{router.quality:.3f} at {router.cost_ms:.0f} ms per answer against {single.name}'s "
-                  f"{single.quality:.3f} at {single.cost_ms:.0f} ms (out of fold; 95% interval of the quality "
-                  f"difference {low:+.3f} to {high:+.3f}).")
+        dominant = all(best.cost_ms <= s.cost_ms for s in singles)
+        why = "is both the best and the cheapest approach, and no router point beats it" if dominant else \
+            "is the best approach, and no router point beats sending requests to the approaches at random"
+        return None, (f"Routing does not pay on these {n} examples: {best.name} ({best.quality:.3f} at "
+                       f"{best.cost_ms:.0f} ms per answer) {why} out of fold; send everything to {best.name}.")
+    router = max(wins, key=lambda r: (r.quality - mixed_quality(singles, r.cost_ms), -r.cost_ms))
+    low, high = _difference_interval(run, oof, route_cost, overhead, router, run.names.index(best.name), seed)
+    return router, (f"Routing pays on these {n} examples: the router at tradeoff {router.tradeoff:g} scores "
+                  f"{router.quality:.3f} at {router.cost_ms:.0f} ms per answer, where mixing the approaches at "
+                  f"random reaches {max(mixed_quality(singles, router.cost_ms), 0):.3f}; {best.name} alone scores "
+                  f"{best.quality:.3f} at {best.cost_ms:.0f} ms (out of fold; 95% interval of the quality "
+                  f"difference to {best.name} {low:+.3f} to {high:+.3f}).")
 
 
 def _difference_interval(run: RunTable, oof, route_cost, overhead, router: Point, single: int,
