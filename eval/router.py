@@ -259,27 +259,27 @@ def oracle(run: RunTable) -> Point:
     return _point("oracle", quality, spent, {n: float(np.mean(choice == a)) for a, n in enumerate(run.names)})
 
 
+def _on_mix_lines(singles: list[Point], x: float, along: str, value: str):
+    """Where a random mix of two approaches that is at `x` on axis `along` lies on axis `value`."""
+    for low in singles:
+        for high in singles:
+            start, stop = getattr(low, along), getattr(high, along)
+            if start <= x <= stop and stop > start:
+                share = (x - start) / (stop - start)
+                yield getattr(low, value) + share * (getattr(high, value) - getattr(low, value))
+
+
 def mixed_quality(singles: list[Point], cost: float) -> float:
     """The best quality that sending each request to a single approach at random reaches within `cost`:
     the upper line through the approaches' points. A router earns its keep only above it."""
-    best = max((s.quality for s in singles if s.cost_ms <= cost), default=float("-inf"))
-    for low in singles:
-        for high in singles:
-            if low.cost_ms <= cost <= high.cost_ms and high.cost_ms > low.cost_ms:
-                share = (cost - low.cost_ms) / (high.cost_ms - low.cost_ms)
-                best = max(best, low.quality + share * (high.quality - low.quality))
-    return best
+    within = [s.quality for s in singles if s.cost_ms <= cost]
+    return max([*within, *_on_mix_lines(singles, cost, "cost_ms", "quality")], default=float("-inf"))
 
 
 def mixed_cost(singles: list[Point], quality: float) -> float:
     """The least mean cost at which a random mix of the approaches reaches `quality`."""
-    cheapest = min((s.cost_ms for s in singles if s.quality >= quality), default=float("inf"))
-    for low in singles:
-        for high in singles:
-            if low.quality <= quality <= high.quality and high.quality > low.quality:
-                share = (quality - low.quality) / (high.quality - low.quality)
-                cheapest = min(cheapest, low.cost_ms + share * (high.cost_ms - low.cost_ms))
-    return cheapest
+    reaching = [s.cost_ms for s in singles if s.quality >= quality]
+    return min([*reaching, *_on_mix_lines(singles, quality, "quality", "cost_ms")], default=float("inf"))
 
 
 def routing_verdict(frontier: list[Point], singles: list[Point], run: RunTable, oof, route_cost, overhead,
