@@ -21,12 +21,13 @@ def route() -> None:
               help="Operating point: the best quality costing at most this many ms per answer.")
 @click.option("--min-quality", type=click.FloatRange(0, 1), default=None,
               help="Operating point: the cheapest mix reaching this quality (the routing metric, 0-1).")
+@click.option("--only", default=None, help="Comma-separated approaches of the run to route between (default: all).")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the quality/cost frontier as a PNG.")
 @force_option
 @json_option
-def train(run_dir: Path, out: Path, max_cost: float | None, min_quality: float | None, plot: Path | None,
-          force: bool, as_json: bool) -> None:
+def train(run_dir: Path, out: Path, max_cost: float | None, min_quality: float | None, only: str | None,
+          plot: Path | None, force: bool, as_json: bool) -> None:
     """Train a router on RUN_DIR (a finished `tunewise compare --out` folder), score it out of fold
     against every approach and the oracle, and write it with its operating point."""
     from tunewise.core.errors import OutputExistsError
@@ -35,7 +36,8 @@ def train(run_dir: Path, out: Path, max_cost: float | None, min_quality: float |
 
     if out.exists() and not force:
         raise OutputExistsError(out)
-    router = train_router(run_dir, max_cost_ms=max_cost, min_quality=min_quality)
+    names = [n.strip() for n in only.split(",") if n.strip()] if only else None
+    router = train_router(run_dir, max_cost_ms=max_cost, min_quality=min_quality, only=names)
     router.save(out)
     if plot is not None:
         frontier_plot(router, plot)

@@ -33,6 +33,9 @@ def serve(model, adapter, host, port, token_env, router):
     if router is not None:
         from tunewise.eval.route_serve import start_router_server
 
+        if adapter is not None:
+            raise click.BadParameter("a router serves its run's own adapters; drop --adapter", param_hint="--adapter")
+
         log = lambda line: err_console.print(line, highlight=False)  # noqa: E731
         server = start_router_server(router, host=host, port=port, token=token, log=log)
     else:

@@ -87,8 +87,9 @@ class RunTable:
     cost_ms: Any                        # numpy (n, A)
 
 
-def load_run(run_dir: str | Path) -> RunTable:
-    """Read every finished approach's per-example predictions; one clear line for what is missing."""
+def load_run(run_dir: str | Path, only: Sequence[str] | None = None) -> RunTable:
+    """Read every finished approach's (or those in `only`) per-example predictions; one clear line for
+    what is missing."""
     import numpy as np
 
     run_dir = Path(run_dir)
@@ -98,6 +99,12 @@ def load_run(run_dir: str | Path) -> RunTable:
     stamp = read_json(run_dir / "compare.json")
     plan = Plan.model_validate(stamp["plan"])
     names = sorted(p.stem for p in (run_dir / "approaches").glob("*.json"))
+    if only:
+        unknown = [n for n in only if n not in names]
+        if unknown:
+            raise TunewiseError(f"{run_dir}: '{unknown[0]}' is not a finished approach of this run "
+                                f"({', '.join(names) or 'none'})")
+        names = [n for n in names if n in only]
     if len(names) < 2:
         raise TunewiseError(f"{run_dir}: routing needs at least two finished approaches, found {len(names)}")
     rows = {name: _prediction_rows(run_dir, name) for name in names}
@@ -136,17 +143,19 @@ def example_quality(task: str, rows: Sequence[dict]) -> list[float]:
 
 
 def train_router(run_dir: str | Path, max_cost_ms: float | None = None, min_quality: float | None = None,
-                 extractor: FeatureExtractor | None = None, folds: int = FOLDS, seed: int = 0) -> RouterFile:
+                 extractor: FeatureExtractor | None = None, only: Sequence[str] | None = None,
+                 folds: int = FOLDS, seed: int = 0) -> RouterFile:
     """Fit the router on every example, score it out of fold, and pick its operating point."""
     import numpy as np
     from sklearn.model_selection import KFold, cross_val_predict
 
-    run = load_run(run_dir)
+    run = load_run(run_dir, only)
     n = len(run.quality)
     if n < max(MIN_EXAMPLES, 2 * folds):
         raise TunewiseError(f"{run.run_dir}: {n} eval examples are too few to cross-validate a router "
                             f"(need at least {max(MIN_EXAMPLES, 2 * folds)})")
     extractor = extractor or run_extractor(run.run_dir, run.plan.embedder)
+    extractor.features("warm-up")       # the first call loads lazily; it is not what a request costs
     measured = [extractor.features(r["input"]) for r in run.rows[run.names[0]]]
     features = np.array([vector for vector, _ in measured])
     overhead = np.array([ms for _, ms in measured])
@@ -156,16 +165,16 @@ def train_router(run_dir: str | Path, max_cost_ms: float | None = None, min_qual
     route_cost = run.cost_ms.mean(axis=0)
     singles = [_point(name, run.quality[:, a], run.cost_ms[:, a], {name: 1.0}) for a, name in enumerate(run.names)]
     frontier = sweep(run, oof, route_cost, overhead)
-    pays, verdict = routing_verdict(frontier, singles, run, oof, route_cost, overhead, seed)
-    if pays or max_cost_ms is not None or min_quality is not None:
+    winner, verdict = routing_verdict(frontier, singles, run, oof, route_cost, overhead, seed)
+    if max_cost_ms is not None or min_quality is not None:
         chosen = pick_operating_point(frontier + singles, singles, max_cost_ms, min_quality)
-    else:
-        chosen = max(singles, key=lambda s: (s.quality, -s.cost_ms))
+    else:       # the point the verdict names, or the best single approach when routing does not pay
+        chosen = winner or max(singles, key=lambda s: (s.quality, -s.cost_ms))
     return RouterFile(
         run_dir=run.run_dir.resolve(), task=run.plan.task, metric=ROUTING_METRIC[run.plan.task], routes=run.names,
         route_cost_ms=[round(float(c), 3) for c in route_cost], features=extractor.names,
         versions=extractor.versions, model=_as_numbers(model), examples=n, folds=folds, singles=singles,
-        oracle=oracle(run), frontier=frontier, operating_point=chosen, pays=pays, verdict=verdict,
+        oracle=oracle(run), frontier=frontier, operating_point=chosen, pays=winner is not None, verdict=verdict,
         fallback=most_robust(run.names), oof_ids=[r["id"] for r in run.rows[run.names[0]]],
         oof_quality=oof.round(6).tolist(), overhead_ms=overhead.round(3).tolist())
 
@@ -230,15 +239,13 @@ def sweep(run: RunTable, oof, route_cost, overhead) -> list[Point]:
         quality, cost = routed(run, choice, overhead)
         shares = {name: float(np.mean(choice == a)) for a, name in enumerate(run.names)}
         points.append(_point("router", quality, cost, shares, round(float(tradeoff), 6)))
-    kept = [p for p in points if not any(_dominates(q, p, 0.0, 0.0) for q in points)]
+    kept = [p for p in points if not any(_dominates(q, p) for q in points)]
     return sorted(kept, key=lambda p: (p.cost_ms, -p.quality))
 
 
-def _dominates(a: Point, b: Point, quality_margin: float, cost_margin: float) -> bool:
-    """a is at least as good and as cheap as b, and better by a margin on one of the two."""
-    if a.quality < b.quality or a.cost_ms > b.cost_ms:
-        return False
-    return a.quality > b.quality + quality_margin or a.cost_ms < b.cost_ms * (1 - cost_margin)
+def _dominates(a: Point, b: Point) -> bool:
+    """a is at least as good and as cheap as b, and better on one of the two."""
+    return a.quality >= b.quality and a.cost_ms <= b.cost_ms and (a.quality, a.cost_ms) != (b.quality, b.cost_ms)
 
 
 def oracle(run: RunTable) -> Point:
@@ -252,24 +259,50 @@ def oracle(run: RunTable) -> Point:
     return _point("oracle", quality, spent, {n: float(np.mean(choice == a)) for a, n in enumerate(run.names)})
 
 
+def _on_mix_lines(singles: list[Point], x: float, along: str, value: str):
+    """Where a random mix of two approaches that is at `x` on axis `along` lies on axis `value`."""
+    for low in singles:
+        for high in singles:
+            start, stop = getattr(low, along), getattr(high, along)
+            if start <= x <= stop and stop > start:
+                share = (x - start) / (stop - start)
+                yield getattr(low, value) + share * (getattr(high, value) - getattr(low, value))
+
+
+def mixed_quality(singles: list[Point], cost: float) -> float:
+    """The best quality that sending each request to a single approach at random reaches within `cost`:
+    the upper line through the approaches' points. A router earns its keep only above it."""
+    within = [s.quality for s in singles if s.cost_ms <= cost]
+    return max([*within, *_on_mix_lines(singles, cost, "cost_ms", "quality")], default=float("-inf"))
+
+
+def mixed_cost(singles: list[Point], quality: float) -> float:
+    """The least mean cost at which a random mix of the approaches reaches `quality`."""
+    reaching = [s.cost_ms for s in singles if s.quality >= quality]
+    return min([*reaching, *_on_mix_lines(singles, quality, "quality", "cost_ms")], default=float("inf"))
+
+
 def routing_verdict(frontier: list[Point], singles: list[Point], run: RunTable, oof, route_cost, overhead,
-                    seed: int) -> tuple[bool, str]:
-    """Whether some router point beats a single approach that nothing else beats, said in numbers."""
-    candidates = [s for s in singles if not any(_dominates(o, s, 0.0, 0.0) for o in singles)]
+                    seed: int) -> tuple[Point | None, str]:
+    """The router point that beats every single approach and every random mix of them by the widest
+    margin (None when none does by QUALITY_MARGIN or COST_MARGIN), and the verdict in numbers."""
     best = max(singles, key=lambda s: (s.quality, -s.cost_ms))
-    wins = [(r, s) for s in candidates for r in frontier if _dominates(r, s, QUALITY_MARGIN, COST_MARGIN)]
     n = len(run.quality)
+    wins = [r for r in frontier if r.quality > mixed_quality(singles, r.cost_ms) + QUALITY_MARGIN
+            or r.cost_ms < mixed_cost(singles, r.quality) * (1 - COST_MARGIN)]
     if not wins:
-        why = ("is both the best and the cheapest approach, and no mix of approaches beats it" if len(candidates) == 1
-               else "and every other approach on the cost/quality front are beaten by no mix of approaches")
-        return False, (f"Routing does not pay on these {n} examples: {best.name} ({best.quality:.3f} at "
+        dominant = all(best.cost_ms <= s.cost_ms for s in singles)
+        why = "is both the best and the cheapest approach, and no router point beats it" if dominant else \
+            "is the best approach, and no router point beats sending requests to the approaches at random"
+        return None, (f"Routing does not pay on these {n} examples: {best.name} ({best.quality:.3f} at "
                        f"{best.cost_ms:.0f} ms per answer) {why} out of fold; send everything to {best.name}.")
-    router, single = max(wins, key=lambda w: (w[1].quality, w[0].quality - w[0].cost_ms / w[1].cost_ms))
-    low, high = _difference_interval(run, oof, route_cost, overhead, router, run.names.index(single.name), seed)
-    return True, (f"Routing pays on these {n} examples: the router at tradeoff {router.tradeoff:g} scores "
-                  f"{router.quality:.3f} at {router.cost_ms:.0f} ms per answer against {single.name}'s "
-                  f"{single.quality:.3f} at {single.cost_ms:.0f} ms (out of fold; 95% interval of the quality "
-                  f"difference {low:+.3f} to {high:+.3f}).")
+    router = max(wins, key=lambda r: (r.quality - mixed_quality(singles, r.cost_ms), -r.cost_ms))
+    low, high = _difference_interval(run, oof, route_cost, overhead, router, run.names.index(best.name), seed)
+    return router, (f"Routing pays on these {n} examples: the router at tradeoff {router.tradeoff:g} scores "
+                  f"{router.quality:.3f} at {router.cost_ms:.0f} ms per answer, where mixing the approaches at "
+                  f"random reaches {max(mixed_quality(singles, router.cost_ms), 0):.3f}; {best.name} alone scores "
+                  f"{best.quality:.3f} at {best.cost_ms:.0f} ms (out of fold; 95% interval of the quality "
+                  f"difference to {best.name} {low:+.3f} to {high:+.3f}).")
 
 
 def _difference_interval(run: RunTable, oof, route_cost, overhead, router: Point, single: int,
@@ -330,8 +363,8 @@ def route_of(router: RouterFile, predicted) -> list[str]:
 def score_router_out_of_fold(run_dir: str | Path, router: RouterFile | None = None) -> list[dict]:
     """The router as one more approach of the run: a prediction row per eval example (the chosen route's
     answer, its latency plus the feature time, and `route`), every choice made out of fold."""
-    run = load_run(run_dir)
     router = router if router is not None else train_router(run_dir)
+    run = load_run(run_dir, router.routes)
     if router.oof_ids != [r["id"] for r in run.rows[run.names[0]]] or router.routes != run.names:
         raise TunewiseError(f"the router was trained on another run than {run.run_dir}; train it on this one")
     constant = router.operating_point.tradeoff is None
