@@ -10,6 +10,7 @@ from tunewise.advisor.questions import BY_KEY, QUESTIONS, Question, applicable, 
 from tunewise.cli.advice_view import render_recommendation
 from tunewise.cli.options import force_option, json_option, model_options, model_ref
 from tunewise.cli.render import console, err_console, print_json, progress, table
+from tunewise.core.defaults import DEFAULT_GENERATOR
 from tunewise.core.errors import TunewiseError
 from tunewise.core.files import claim_output
 
@@ -101,7 +102,7 @@ def next_command(plan_out: Path | None, answers: Path | None, files: dict[str, P
 
 def model_flags(model: str, api_base: str | None) -> list[str]:
     """The model options to repeat in the next command (none for the default bundled model)."""
-    words = [f"--model {model}"] if api_base or model != "smollm2-135m-instruct" else []
+    words = [f"--model {model}"] if api_base or model != DEFAULT_GENERATOR else []
     return words + ([f"--api-base {api_base}"] if api_base else [])
 
 
@@ -169,7 +170,7 @@ def ask(question: Question, default: Any, position: str = "") -> Any:
 @click.option("--eval", "eval_path", type=click.Path(path_type=Path), help="Evaluation set: checks leakage.")
 @click.option("--corpus", type=click.Path(path_type=Path), help="Corpus folder to profile too.")
 @click.option("--previous", type=click.Path(path_type=Path), help="An older corpus snapshot: share changed.")
-@click.option("--model", default="smollm2-135m-instruct", show_default=True, help="Whose tokenizer counts tokens.")
+@click.option("--model", default=DEFAULT_GENERATOR, show_default=True, help="Whose tokenizer counts tokens.")
 @click.option("--fast", is_flag=True, help="Estimate tokens as chars/4 instead of loading a tokenizer.")
 @click.option("--max-seq-len", default=512, show_default=True, type=click.IntRange(min=1),
               help="Records longer than this many tokens are reported as too long.")

@@ -24,6 +24,7 @@ def compare(plan: Path, overrides: tuple[str, ...], out: Path, only: str | None,
     """Build, run and evaluate every approach of PLAN on the same eval examples. A rerun into the same
     --out reuses the approaches already finished there (interrupted or not); --force redoes them all.
     KEY=VALUE pairs override plan keys, e.g. tuning.max_steps=40 limit_eval=20."""
+    from tunewise.eval.report import view
     from tunewise.eval.runner import run_compare
 
     names = [n.strip() for n in only.split(",") if n.strip()] if only else None
@@ -31,9 +32,9 @@ def compare(plan: Path, overrides: tuple[str, ...], out: Path, only: str | None,
         results = run_compare(plan, out, force=force, only=names, max_new_tokens=max_new_tokens,
                               progress=CompareProgress(bar), overrides=overrides)
     if as_json:
-        print_json(results)
+        print_json(results.model_dump(mode="json"))
         return
-    for part in comparison_tables(results):
+    for part in comparison_tables(view(results)):
         console.print(part)
-    console.print(f"Recommendation: {results['recommendation']}  (measured winner: {results['winner']})")
+    console.print(f"Recommendation: {results.recommendation}  (measured winner: {results.winner})")
     console.print(f"Report: {out / 'report.html'}  (also report.md, results.json, predictions/)")

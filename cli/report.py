@@ -18,7 +18,7 @@ def report(folder: Path, as_json: bool) -> None:
 
     results = rewrite_report(folder)
     if as_json:
-        print_json(results)
+        print_json(results.model_dump(mode="json"))
         return
-    console.print(f"Report: {folder / 'report.html'}  (also report.md; {len(results['approaches'])} approaches, "
-                  f"measured winner {results['winner']})", highlight=False)
+    console.print(f"Report: {folder / 'report.html'}  (also report.md; {len(results.approaches)} approaches, "
+                  f"measured winner {results.winner})", highlight=False)

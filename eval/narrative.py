@@ -74,7 +74,7 @@ def caveats(results: dict[str, Any], best: str, second: str, n: int) -> list[str
 
 def forgetting_text(results: dict[str, Any]) -> str:
     """One sentence on what the numbers mean, then each tuned approach's change."""
-    from tunewise.eval.runner import PROBES
+    from tunewise.eval.checks import PROBES
 
     probes = sum(1 for line in PROBES.read_text(encoding="utf-8").splitlines() if line.strip())
     changes = [f"{name} {number(f['probe_accuracy_before'])} before, {number(f['probe_accuracy_after'])} after "

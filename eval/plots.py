@@ -6,10 +6,10 @@ import io
 import zlib
 from typing import Any
 
-from tunewise.core.schema import APPROACHES
-from tunewise.eval.approaches import API_PREFIX
+from tunewise.core import registry
 
-# Colour-blind-safe (Okabe-Ito, then Tol's muted); keyed by the registry's order, never by position in a run.
+# Colour-blind-safe (Okabe-Ito, then Tol's muted); keyed by the registry's order (the built-in approaches
+# register first, in a fixed order), never by an approach's position in one run.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
            "#882255", "#44AA99", "#999933", "#AA4499")
 SCALE_FREE = ("bleu", "perplexity")     # metrics that are not 0-1 scores
@@ -20,14 +20,15 @@ def colour_for(name: str) -> str:
 
     `api-few-shot` shares `few-shot`'s colour (its marker differs), so the two read as one approach on two models.
     """
-    base = name.removeprefix(API_PREFIX)
-    if base in APPROACHES:
-        return PALETTE[APPROACHES.index(base) % len(PALETTE)]
+    base, _ = registry.split_api(name)
+    builtin = registry.names()
+    if base in builtin:
+        return PALETTE[builtin.index(base) % len(PALETTE)]
     return PALETTE[zlib.crc32(base.encode("utf-8")) % len(PALETTE)]
 
 
 def marker_for(name: str) -> str:
-    return "s" if name.startswith(API_PREFIX) else "o"
+    return "s" if registry.split_api(name)[1] else "o"
 
 
 def report_plots(results: dict[str, Any]) -> dict[str, bytes]:

@@ -3,17 +3,17 @@ code), or one line saying why there is none: no comparison there, nothing finish
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from tunewise.core.errors import TunewiseError
 from tunewise.core.files import read_json
+from tunewise.core.results import Comparison
 
 
 class NoReportError(TunewiseError):
     """The folder holds no finished comparison to report on; the message says what to run."""
 
 
-def rewrite_report(folder: str | Path) -> dict[str, Any]:
+def rewrite_report(folder: str | Path) -> Comparison:
     """Read `folder/results.json` and write report.md, report.html and the plots again from it."""
     from tunewise.eval.report import write_report
 
@@ -23,7 +23,7 @@ def rewrite_report(folder: str | Path) -> dict[str, Any]:
     return results
 
 
-def finished_results(folder: Path) -> dict[str, Any]:
+def finished_results(folder: Path) -> Comparison:
     if not (folder / "compare.json").is_file():
         raise NoReportError(f"{folder} holds no comparison (no compare.json): run `tunewise compare PLAN "
                             f"--out {folder}` first")
@@ -34,7 +34,6 @@ def finished_results(folder: Path) -> dict[str, Any]:
     if not (folder / "results.json").is_file():
         raise NoReportError(f"the comparison in {folder} is unfinished (finished so far: {', '.join(done)}): "
                             "rerun the same `tunewise compare` to finish it")
-    results = read_json(folder / "results.json")
-    if not results.get("approaches"):
+    if not read_json(folder / "results.json").get("approaches"):
         raise NoReportError(f"the comparison in {folder} has no results: every approach failed or none was run")
-    return results
+    return Comparison.load(folder / "results.json")
