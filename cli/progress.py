@@ -105,7 +105,7 @@ class CompareProgress:
     def _draw(self, fraction: float) -> None:
         """Reused approaches are left out of the overall bar's total, so its ETA counts only real work."""
         work = max(self.total - self.reused, 1)
-        completed = max(self.done - self.reused, 0) + fraction
+        completed = work if self.total and self.done >= self.total else max(self.done - self.reused, 0) + fraction
         info = f"{self.reused} reused" if self.reused else ""
         if self.overall is None:
             self.overall = self.bar.add_task("compare, overall", total=work, info=info)

@@ -62,3 +62,16 @@ def test_stage_names_from_the_runner():
     assert split_stage("lora: predict") == ("lora", "predict")
     assert split_stage("prompt-tuning train") == ("prompt-tuning", "train")
     assert split_stage("index-next: embed") == ("index-next", "embed")
+
+
+def test_a_fully_reused_comparison_ends_with_the_overall_bar_full():
+    bar, out = plain()
+    with bar:
+        report = CompareProgress(bar)
+        for done, name in enumerate(("zero-shot", "head")):
+            report("compare", done, 2)
+            report(f"{name}: reused", 1, 1)
+        report("compare", 2, 2)
+        overall = next(t for t in bar.tasks if t.description == "compare, overall")
+        assert overall.completed == overall.total
+    assert out.getvalue().count("reused from the finished run") == 2
