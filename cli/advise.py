@@ -6,7 +6,9 @@ from typing import Any
 
 import click
 
-from tunewise.advisor.questions import BY_KEY, QUESTIONS, Question, applicable, answers_path, read_answers_file, save_answers, saved_answers
+from tunewise.advisor.questions import (
+    BY_KEY, QUESTIONS, Question, answers_path, applicable, read_answers_file, save_answers, saved_answers,
+)
 from tunewise.cli.advice_view import render_recommendation
 from tunewise.cli.options import force_option, json_option, model_options, model_ref
 from tunewise.cli.render import console, err_console, print_json, progress, table

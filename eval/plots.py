@@ -10,8 +10,8 @@ from tunewise.core import registry
 
 # Colour-blind-safe (Okabe-Ito, then Tol's muted); keyed by the registry's order (the built-in approaches
 # register first, in a fixed order), never by an approach's position in one run.
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
-           "#882255", "#44AA99", "#999933", "#AA4499")
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#882255",
+           "#44AA99", "#999933", "#AA4499", "#000000")
 SCALE_FREE = ("bleu", "perplexity")     # metrics that are not 0-1 scores
 
 

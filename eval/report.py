@@ -194,7 +194,8 @@ def markdown(results: dict[str, Any], plot_files: list[str]) -> str:
 
 def html_report(results: dict[str, Any], images: dict[str, bytes]) -> str:
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>Tunewise comparison</title>",
-             "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
+             "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
+             "table{border-collapse:collapse}"
              "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,td.text{text-align:left}"
              ".wide{overflow-x:auto}img{max-width:100%;height:auto}"
              "</style></head><body><h1>Tunewise comparison</h1>"]
