@@ -16,13 +16,11 @@ from tunewise.core import registry
 
 @dataclass(frozen=True)
 class CompareSizes:
-    """What the estimates need from a plan's files."""
+    """What the estimates need from a plan's files: the training workload and the eval sets' sizes."""
 
-    train_examples: int
-    mean_tokens: float
+    work: Workload
     eval_examples: int
     drift_examples: int = 0
-    corpus_documents: int = 0
     labels: int = 1              # classification: each answer scores every label
 
 
@@ -32,9 +30,7 @@ def phase_seconds(plan, names: list[str], sizes: CompareSizes, gpu_memory_gb: fl
     shape = KNOWN_SHAPES.get(plan.model) if isinstance(plan.model, str) else None
     if shape is None:
         return None
-    hw = Hardware(gpu_memory_gb=gpu_memory_gb)
-    work = Workload(examples=sizes.train_examples, mean_tokens=sizes.mean_tokens, seq_len=plan.tuning.max_seq_len,
-                    corpus_documents=sizes.corpus_documents, prompt_tokens=round(sizes.mean_tokens))
+    hw, work = Hardware(gpu_memory_gb=gpu_memory_gb), sizes.work
     out = {}
     for name in names:
         base, api = registry.split_api(name)
@@ -81,6 +77,7 @@ def plan_sizes(plan) -> CompareSizes:
     evaluation = load_dataset(plan.eval).examples[: plan.limit_eval]
     drift = len(load_dataset(plan.eval_next).examples) if plan.eval_next and plan.corpus_next else 0
     mean = sum(len(e.prompt) + len(e.response) for e in train) / 4 / max(len(train), 1)
-    return CompareSizes(train_examples=len(train), mean_tokens=mean, eval_examples=len(evaluation),
-                        drift_examples=drift, corpus_documents=len(load_corpus(plan.corpus)) if plan.corpus else 0,
+    work = Workload(examples=len(train), mean_tokens=mean, seq_len=plan.tuning.max_seq_len, prompt_tokens=round(mean),
+                    corpus_documents=len(load_corpus(plan.corpus)) if plan.corpus else 0)
+    return CompareSizes(work, eval_examples=len(evaluation), drift_examples=drift,
                         labels=len({e.response for e in train}) if plan.task == "classification" else 1)

@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pytest
 
+from tunewise.advisor.estimate import Workload
 from tunewise.advisor.eta import CompareSizes, phase_seconds, plan_sizes
 from tunewise.core.schema import Plan
 
-SIZES = CompareSizes(train_examples=75, mean_tokens=20.0, eval_examples=45, labels=5)
+SIZES = CompareSizes(Workload(examples=75, mean_tokens=20.0, seq_len=512, prompt_tokens=20), eval_examples=45, labels=5)
 
 
 def plan(task="classification", **extra) -> Plan:
@@ -28,7 +29,8 @@ def test_phases_follow_the_work_each_approach_does():
 
 def test_retrieval_and_drift_phases():
     qa = Plan(task="qa", train="t.jsonl", eval="e.jsonl", corpus="docs", approaches=["zero-shot", "rag"])
-    est = phase_seconds(qa, ["zero-shot", "rag"], CompareSizes(42, 30.0, 34, drift_examples=10, corpus_documents=30))
+    work = Workload(examples=42, mean_tokens=30.0, seq_len=512, corpus_documents=30, prompt_tokens=30)
+    est = phase_seconds(qa, ["zero-shot", "rag"], CompareSizes(work, eval_examples=34, drift_examples=10))
     assert est["rag"]["embed"] > 0 and "embed" not in est["zero-shot"]
     assert est["rag"]["drift"] == pytest.approx(est["rag"]["predict"] * 10 / 34)
 
@@ -42,5 +44,5 @@ def test_sizes_are_read_from_the_plan_files():
     examples = Path(__file__).parents[2] / "examples"
     sizes = plan_sizes(Plan(task="classification", train=examples / "tickets-train.jsonl",
                             eval=examples / "tickets-eval.jsonl", approaches=["zero-shot"], limit_eval=20))
-    assert (sizes.train_examples, sizes.eval_examples, sizes.labels) == (75, 20, 5)
-    assert 5 < sizes.mean_tokens < 100
+    assert (sizes.work.examples, sizes.eval_examples, sizes.labels) == (75, 20, 5)
+    assert 5 < sizes.work.mean_tokens < 100
