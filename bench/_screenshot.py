@@ -7,7 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
-WIDTH, HEIGHT = 1100, 1400
+WIDTH, HEIGHT = 1000, 1250
 
 
 def screenshot(report: Path, out: Path) -> Path:

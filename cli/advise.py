@@ -6,11 +6,13 @@ from typing import Any
 
 import click
 
-from tunewise.advisor.questions import BY_KEY, QUESTIONS, Question, applicable, answers_path, read_answers_file, save_answers, saved_answers
+from tunewise.advisor.questions import (
+    BY_KEY, QUESTIONS, Question, answers_path, applicable, read_answers_file, save_answers, saved_answers,
+)
 from tunewise.cli.advice_view import render_recommendation
-from tunewise.core.defaults import DEFAULT_GENERATOR
 from tunewise.cli.options import force_option, json_option, model_options, model_ref
 from tunewise.cli.render import console, err_console, print_json, progress, table
+from tunewise.core.defaults import DEFAULT_GENERATOR
 from tunewise.core.errors import TunewiseError
 from tunewise.core.files import claim_output
 
@@ -109,7 +111,7 @@ def next_command(plan_out: Path | None, answers: Path | None, files: dict[str, P
 
 def model_flags(model: str, api_base: str | None) -> list[str]:
     """The model options to repeat in the next command (none for the default bundled model)."""
-    words = [f"--model {model}"] if api_base or model != "smollm2-135m-instruct" else []
+    words = [f"--model {model}"] if api_base or model != DEFAULT_GENERATOR else []
     return words + ([f"--api-base {api_base}"] if api_base else [])
 
 

@@ -30,7 +30,8 @@ def compare(plan: Path, overrides: tuple[str, ...], out: Path, only: str | None,
     names = [n.strip() for n in only.split(",") if n.strip()] if only else None
     with progress() as bar:
         results = run_compare(plan, out, force=force, only=names, max_new_tokens=max_new_tokens,
-                              progress=CompareProgress(bar), overrides=overrides)
+                              progress=CompareProgress(bar, *planned_phases(plan, names, overrides)),
+                              overrides=overrides)
     if as_json:
         print_json(results.model_dump(mode="json"))
         return
@@ -38,3 +39,22 @@ def compare(plan: Path, overrides: tuple[str, ...], out: Path, only: str | None,
         console.print(part)
     console.print(f"Recommendation: {results.recommendation}  (measured winner: {results.winner})")
     console.print(f"Report: {out / 'report.html'}  (also report.md, results.json, predictions/)")
+
+
+def planned_phases(plan: Path, only: list[str] | None, overrides: tuple[str, ...]):
+    """The approaches compare will run, in order, and each phase's estimated seconds (None when unknown).
+
+    A plan that does not load gives nothing here: run_compare then stops on it with the one-line error.
+    """
+    from tunewise.advisor.eta import phase_seconds, plan_sizes
+    from tunewise.core.device import gpu_inventory
+    from tunewise.core.errors import TunewiseError
+    from tunewise.eval.runner import _approach_names, load_plan
+
+    try:
+        loaded = load_plan(plan, overrides)
+        names = _approach_names(loaded, only)
+        gpus = gpu_inventory()
+        return names, phase_seconds(loaded, names, plan_sizes(loaded), gpus[0].memory_gb if gpus else 0.0)
+    except TunewiseError:
+        return [], None

@@ -17,8 +17,8 @@ from rich.progress import Progress, TaskID
 from tunewise.core.units import duration
 
 QUARTERS = (0.25, 0.5, 0.75)
-# The phases of one approach in the order they run (index = embed the corpus), with the rough share of
-# the approach's time each takes; the overall bar moves by these within an approach.
+# The phases of one approach (embed = index the corpus), with the rough share of its time each takes:
+# the overall bar's weights when there are no estimates (advisor/eta.py) for this model.
 PHASES = {"embed": 0.1, "train": 0.5, "predict": 0.3, "drift": 0.1}
 
 
@@ -67,65 +67,70 @@ class PlainProgress(Progress):
 
 
 class CompareProgress:
-    """The runner's `progress(stage, done, total)` callback, drawn as an overall bar plus the current phase."""
+    """The runner's `progress(stage, done, total)` callback, drawn as an overall bar plus the current phase.
 
-    def __init__(self, bar: Progress):
+    The overall bar is weighted by each phase's estimated seconds (advisor/eta.py) when there are
+    estimates, else every approach weighs the same; rich's time left then scales those weights by the
+    speed measured so far. Reused approaches leave the total, so they do not flatter the estimate.
+    """
+
+    def __init__(self, bar: Progress, names: list[str], weights: dict[str, dict[str, float]] | None = None):
         self.bar = bar
+        self.names = names
+        self.weights = weights or {name: dict(PHASES) for name in names}
         self.overall: TaskID | None = None
         self.phase: TaskID | None = None
         self.stage = ""
-        self.done = 0        # approaches finished (run or reused)
-        self.total = 0
-        self.reused = 0
+        self.done = 0                # approaches finished (run or reused)
+        self.reused: set[str] = set()
+        self.within = 0.0            # estimated seconds of the current approach already done
+        self.phase_weight = 0.0
         self.last_report = time.monotonic()
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         if stage == "compare":
             self.last_report = time.monotonic()
             self._end_phase()
-            self.done, self.total = done, total
+            self.done, self.within = done, 0.0
             self._draw(0.0)
             return
         name, phase = split_stage(stage)
         if phase == "reused":
-            self.reused += 1
+            self.reused.add(name)
             self.bar.console.print(f"{name}: reused from the finished run in this folder (--force redoes it)",
                                    highlight=False)
             return
         if stage != self.stage:
             self._end_phase()
-            self.stage = stage
+            self.stage, self.phase_weight = stage, self._weight(phase)
             # the runner reports after the first batch: the phase began when the previous report came
             label = f"{name}: embed chunks" if phase == "embed" else f"{name}: {phase}"
             self.phase = self.bar.add_task(label, total=total, info="", started_at=self.last_report)
         self.bar.update(self.phase, completed=done, total=total)
         self.last_report = time.monotonic()
-        self._draw(phase_fraction(phase, done / total if total else 0.0))
+        self._draw(self.phase_weight * (done / total if total else 0.0))
 
-    def _draw(self, fraction: float) -> None:
-        """Reused approaches are left out of the overall bar's total, so its ETA counts only real work."""
-        work = max(self.total - self.reused, 1)
-        completed = max(self.done - self.reused, 0) + fraction
-        info = f"{self.reused} reused" if self.reused else ""
-        if self.overall is None:
-            self.overall = self.bar.add_task("compare, overall", total=work, info=info)
-        self.bar.update(self.overall, completed=min(completed, work), total=work, info=info)
+    def _weight(self, phase: str) -> float:
+        current = self.names[self.done] if self.done < len(self.names) else None
+        return self.weights.get(current, {}).get(phase, 0.0)
+
+    def _draw(self, partial: float) -> None:
+        counted = [n for n in self.names if n not in self.reused]
+        work = sum(sum(self.weights[n].values()) for n in counted) or 1.0
+        finished = sum(sum(self.weights[n].values()) for n in self.names[: self.done] if n not in self.reused)
+        share = 1.0 if self.done >= len(self.names) else min((finished + self.within + partial) / work, 1.0)
+        info = f"{self.done}/{len(self.names)} approaches" + (f", {len(self.reused)} reused" if self.reused else "")
+        if self.overall is None:   # in percent: the weights are estimated seconds, not a count to show
+            self.overall = self.bar.add_task("compare, overall", total=100, info=info)
+        self.bar.update(self.overall, completed=round(100 * share, 1), info=info)
 
     def _end_phase(self) -> None:
         if self.phase is not None:
             task = next(t for t in self.bar.tasks if t.id == self.phase)
             self.bar.update(self.phase, completed=task.total or 0)
             self.bar.remove_task(self.phase)
+            self.within += self.phase_weight
             self.phase, self.stage = None, ""
-
-
-def phase_fraction(phase: str, within: float) -> float:
-    """How far into an approach `phase` at `within` (0-1) is, from the phases' rough shares of its time."""
-    if phase not in PHASES:
-        return 0.0
-    order = list(PHASES)
-    before = sum(PHASES[p] for p in order[: order.index(phase)])
-    return min(before + PHASES[phase] * within, 0.99)
 
 
 def split_stage(stage: str) -> tuple[str, str]:

@@ -26,7 +26,7 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
     """A table whose numbers never break across lines: only free-text columns wrap."""
     cells = [[format_value(v) for v in row] for row in rows]
     out = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
-                pad_edge=False)
+                pad_edge=False, min_width=min(len(title or ""), TERMINAL_WIDTH))   # the title on one line
     for i, column in enumerate(columns):
         text = is_text_column([row[i] for row in cells])
         out.add_column(column, overflow="fold" if text else "ellipsis", no_wrap=not text,

@@ -56,7 +56,6 @@ class Comparison(Record):
     advisor: dict[str, Any]
     disagreement: list[str] = Field(default_factory=list)
     verdict: dict[str, Any] | None = None
-    intervals: dict[str, Any] | None = None     # a bootstrap interval of each approach's main metric
     predicted_vs_measured: list[dict[str, Any]] | None = None   # the plan's pilot predictions, checked
     machine: dict[str, Any]
     date: str

@@ -101,7 +101,7 @@ def drift_text(results: dict[str, Any]) -> str:
 
 def costs_text(results: dict[str, Any]) -> str:
     """Money where the plan gave prices, otherwise time and memory, per approach."""
-    priced = any("train_usd" in r["costs"] or "usd_per_1k_queries" in r["costs"] for r in results["approaches"].values())
+    priced = any({"train_usd", "usd_per_1k_queries"} & set(r["costs"]) for r in results["approaches"].values())
     lead = ("Money from the plan's prices; time and memory as measured." if priced else
             "The plan gives no prices (prices.cpu_hour_usd, gpu_hour_usd, input_token_usd_per_1m), so costs "
             "are in time and memory.")

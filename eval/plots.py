@@ -7,11 +7,11 @@ import zlib
 from typing import Any
 
 from tunewise.core import registry
-from tunewise.core.registry import API_PREFIX
 
-# Colour-blind-safe (Okabe-Ito, then Tol's muted); keyed by the registry's order, never by position in a run.
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
-           "#882255", "#44AA99", "#999933", "#AA4499")
+# Colour-blind-safe (Okabe-Ito, then Tol's muted); keyed by the registry's order (the built-in approaches
+# register first, in a fixed order), never by an approach's position in one run.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#882255",
+           "#44AA99", "#999933", "#AA4499", "#000000")
 SCALE_FREE = ("bleu", "perplexity")     # metrics that are not 0-1 scores
 
 
@@ -20,15 +20,15 @@ def colour_for(name: str) -> str:
 
     `api-few-shot` shares `few-shot`'s colour (its marker differs), so the two read as one approach on two models.
     """
-    base = name.removeprefix(API_PREFIX)
-    names = registry.names()
-    if base in names:
-        return PALETTE[names.index(base) % len(PALETTE)]
+    base, _ = registry.split_api(name)
+    builtin = registry.names()
+    if base in builtin:
+        return PALETTE[builtin.index(base) % len(PALETTE)]
     return PALETTE[zlib.crc32(base.encode("utf-8")) % len(PALETTE)]
 
 
 def marker_for(name: str) -> str:
-    return "s" if name.startswith(API_PREFIX) else "o"
+    return "s" if registry.split_api(name)[1] else "o"
 
 
 def report_plots(results: dict[str, Any]) -> dict[str, bytes]:

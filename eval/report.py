@@ -8,15 +8,15 @@ import base64
 import datetime as dt
 import html
 import os
-import re
 import platform
+import re
 from pathlib import Path
 from typing import Any
 
 from tunewise.core.files import atomic_write_text
 from tunewise.core.results import ApproachResult, Comparison
-from tunewise.core.units import duration, megabytes, number
 from tunewise.core.schema import Plan
+from tunewise.core.units import duration, megabytes, number
 from tunewise.eval.evidence import evidence_sections
 from tunewise.eval.metrics import LOWER_IS_BETTER, METRIC_KEYS, PRIMARY
 
@@ -196,7 +196,8 @@ def markdown(results: dict[str, Any], plot_files: list[str]) -> str:
 
 def html_report(results: dict[str, Any], images: dict[str, bytes]) -> str:
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>Tunewise comparison</title>",
-             "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
+             "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
+             "table{border-collapse:collapse}"
              "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,td.text{text-align:left}"
              ".wide{overflow-x:auto}img{max-width:100%;height:auto}"
              "</style></head><body><h1>Tunewise comparison</h1>"]
@@ -238,8 +239,9 @@ def write_report(out: Path, comparison: Comparison) -> None:
     from tunewise.eval.intervals import primary_intervals
 
     out = Path(out)
-    comparison.intervals = primary_intervals(out, view(comparison))
     results = view(comparison)
+    # for the verdict only: results.json keeps the record's fields, the intervals are recomputable
+    results["intervals"] = primary_intervals(out, results)
     images = plots(results)
     files = []
     for name, png in images.items():

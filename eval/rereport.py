@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tunewise.core.errors import TunewiseError
+from tunewise.core.files import read_json
 from tunewise.core.results import Comparison
 
 
@@ -33,4 +34,6 @@ def finished_results(folder: Path) -> Comparison:
     if not (folder / "results.json").is_file():
         raise NoReportError(f"the comparison in {folder} is unfinished (finished so far: {', '.join(done)}): "
                             "rerun the same `tunewise compare` to finish it")
-    return Comparison.load(folder / "results.json")   # a damaged or foreign file is named, in one line
+    if not read_json(folder / "results.json").get("approaches"):
+        raise NoReportError(f"the comparison in {folder} has no results: every approach failed or none was run")
+    return Comparison.load(folder / "results.json")

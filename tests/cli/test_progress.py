@@ -7,7 +7,7 @@ import re
 
 from rich.console import Console
 
-from tunewise.cli.progress import CompareProgress, PlainProgress, phase_fraction, split_stage
+from tunewise.cli.progress import CompareProgress, PlainProgress, split_stage
 
 STAMP = r"\[\d\d:\d\d:\d\d\] "
 
@@ -38,27 +38,52 @@ def test_a_phase_done_at_its_first_report_is_one_line():
     assert len(out.getvalue().splitlines()) == 1 and "zero-shot: predict: done in" in out.getvalue()
 
 
-def test_compare_progress_reports_reuse_and_counts_only_real_work():
+def test_compare_progress_weighs_phases_by_estimates_and_leaves_reused_work_out():
+    weights = {"zero-shot": {"predict": 10.0}, "lora": {"train": 60.0, "predict": 10.0}, "head": {"train": 20.0}}
     bar, out = plain()
     with bar:
-        report = CompareProgress(bar)
+        report = CompareProgress(bar, list(weights), weights)
         report("compare", 0, 3)
         report("zero-shot: reused", 1, 1)
         report("compare", 1, 3)
         report("lora train", 1, 4)
+        overall = next(t for t in bar.tasks if t.description == "compare, overall")
+        assert overall.completed == round(100 * 15 / 90, 1)   # a quarter of lora's 60 s of 90 s (zero-shot reused)
         report("lora train", 4, 4)
         report("lora: predict", 8, 8)
-        overall = next(t for t in bar.tasks if t.description == "compare, overall")
-        assert overall.total == 2                      # three approaches, one reused
-        assert overall.completed == phase_fraction("predict", 1.0)
+        assert overall.completed == round(100 * 70 / 90, 1)
         report("compare", 2, 3)
-        assert overall.completed == 1
+        assert overall.completed == round(100 * 70 / 90, 1)
+        assert overall.fields["info"] == "2/3 approaches, 1 reused"
     text = out.getvalue()
     assert "zero-shot: reused from the finished run in this folder" in text
-    assert "lora: train: started (4 steps)" in text and "lora: predict: done in" in text
+    assert "lora train: started (4 steps)" not in text and "lora: train: started (4 steps)" in text
+    assert "lora: predict: done in" in text
+
+
+def test_without_estimates_every_approach_weighs_the_same():
+    bar, _ = plain()
+    with bar:
+        report = CompareProgress(bar, ["a", "b"])
+        report("compare", 1, 2)
+        overall = next(t for t in bar.tasks if t.description == "compare, overall")
+        assert overall.completed == 50
 
 
 def test_stage_names_from_the_runner():
     assert split_stage("lora: predict") == ("lora", "predict")
     assert split_stage("prompt-tuning train") == ("prompt-tuning", "train")
     assert split_stage("index-next: embed") == ("index-next", "embed")
+
+
+def test_a_fully_reused_comparison_ends_with_the_overall_bar_full():
+    bar, out = plain()
+    with bar:
+        report = CompareProgress(bar, ["zero-shot", "head"])
+        for done, name in enumerate(("zero-shot", "head")):
+            report("compare", done, 2)
+            report(f"{name}: reused", 1, 1)
+        report("compare", 2, 2)
+        overall = next(t for t in bar.tasks if t.description == "compare, overall")
+        assert overall.completed == 100
+    assert out.getvalue().count("reused from the finished run") == 2
