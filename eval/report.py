@@ -15,6 +15,7 @@ from typing import Any
 from tunewise.core.files import atomic_write_text, write_json
 from tunewise.core.schema import Plan
 from tunewise.eval.metrics import LOWER_IS_BETTER, METRIC_KEYS, PRIMARY
+from tunewise.eval.report_sections import extra_sections
 
 COST_KEYS = ("train_seconds", "peak_memory_mb", "latency_ms_p50", "latency_ms_p95", "prompt_tokens", "storage_mb",
              "train_usd", "usd_per_1k_queries")
@@ -221,6 +222,7 @@ def sections(results: dict[str, Any]) -> list[tuple[str, str | None, tuple[list[
     if drift_rows(results)[1]:
         out.append(("Knowledge drift", "After the corpus changed: RAG re-indexed incrementally, fine-tuned "
                     "models not retrained; scored on questions about the changed facts.", drift_rows(results)))
+    out += extra_sections(results)
     notes = [f"{n}: {note}." for n, r in results["approaches"].items() for note in r.get("notes", [])]
     out.append(("Notes", " ".join([f"Measured on {_machine_line(results)}.", *notes,
                                    "Every metric is recomputable from predictions/*.jsonl with scikit-learn, "
