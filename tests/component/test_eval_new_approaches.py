@@ -1,5 +1,4 @@
 """dpo, few-shot-opt and the safety probes through compare on the tiny llama, real Chroma and MiniLM."""
-import json
 import shutil
 from pathlib import Path
 
