@@ -30,10 +30,10 @@ class PreferencePair:
     rejected: str
 
     def prompt_messages(self, system: str | None = None) -> Conversation:
+        """The prompt turns, led by `system` unless the pair brings its own system turn."""
         head = [dict(m) for m in self.prompt]
-        if system and not (head and head[0]["role"] == "system"):
-            head.insert(0, {"role": "system", "content": system})
-        return head
+        own_system = bool(head) and head[0]["role"] == "system"
+        return head if own_system or not system else [{"role": "system", "content": system}, *head]
 
 
 @dataclass(frozen=True)

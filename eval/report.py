@@ -19,6 +19,7 @@ from tunewise.core.schema import Plan
 from tunewise.core.units import duration, megabytes, number
 from tunewise.eval.evidence import evidence_sections
 from tunewise.eval.metrics import LOWER_IS_BETTER, METRIC_KEYS, PRIMARY
+from tunewise.eval.report_sections import extra_sections
 
 COST_KEYS = ("train_seconds", "peak_memory_mb", "latency_ms_p50", "latency_ms_p95", "prompt_tokens", "storage_mb",
              "train_usd", "usd_per_1k_queries")
@@ -166,6 +167,7 @@ def sections(results: dict[str, Any]) -> list[tuple[str, str | None, tuple[list[
         out.append(("Catastrophic forgetting", narrative.forgetting_text(results), forgetting_rows(results)))
     if drift_rows(results)[1]:
         out.append(("Knowledge drift", narrative.drift_text(results), drift_rows(results)))
+    out += extra_sections(results)
     notes = [f"{n}: {note}." for n, r in results["approaches"].items() for note in r.get("notes", [])]
     out.append(("Notes", " ".join([f"Measured on {_machine_line(results)}.", *notes,
                                    "Every metric is recomputable from predictions/*.jsonl with scikit-learn, "

@@ -36,22 +36,29 @@ def run(config: TuneConfig, progress: Callable | None = None) -> TrainingRun:
 
 
 def setup(ctx: common.Context):
-    """The base model, its tokenizer, and the LoRA config TRL wraps it with; over-long prompts are refused."""
+    """The base model, its tokenizer, and the LoRA config TRL wraps it with (TRL seeds the adapter's init
+    with `args.seed` before wrapping); over-long prompts are refused before training."""
     from peft import LoraConfig
-    from transformers import set_seed
 
+    model, tokenizer = load_causal_lm(ctx.config.model, ctx.device)
+    refuse_long_prompts(ctx, model, tokenizer)
     cfg = ctx.config
-    set_seed(cfg.seed)
-    model, tokenizer = load_causal_lm(cfg.model, ctx.device)
-    context = int(getattr(model.config, "max_position_embeddings", None) or cfg.max_seq_len)
-    count = lambda conversation: len(tokenizer.apply_chat_template(  # noqa: E731
-        conversation, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"])
-    for data in (ctx.train_data, ctx.eval_data):
-        if data is not None:
-            check_prompt_lengths(data, count, context, cfg.system_prompt)
     lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                       target_modules=cfg.target_modules, task_type="CAUSAL_LM")
     return model, tokenizer, lora
+
+
+def refuse_long_prompts(ctx: common.Context, model, tokenizer) -> None:
+    """A prompt (with the system turn, through the chat template) must leave room in the model's context."""
+    context = int(getattr(model.config, "max_position_embeddings", None) or ctx.config.max_seq_len)
+
+    def count(conversation) -> int:
+        return len(tokenizer.apply_chat_template(conversation, add_generation_prompt=True, tokenize=True,
+                                                 return_dict=True)["input_ids"])
+
+    for data in (ctx.train_data, ctx.eval_data):
+        if data is not None:
+            check_prompt_lengths(data, count, context, ctx.config.system_prompt)
 
 
 def dataset_of(data: PreferenceSet, system: str | None):

@@ -28,6 +28,7 @@ from tunewise.eval.systems import LLMSystem
 from tunewise.eval.workspace import Built, Workspace
 
 NAME = "few-shot-opt"
+MIN_TRAIN = 4
 SHOT_COUNTS = (1, 2, 4, 8)
 STRATEGIES = ("similar", "random")
 ORDERS = ("best-last", "best-first")
@@ -68,14 +69,19 @@ def search_config(plan: Plan) -> FewShotOptConfig:
 
 
 def check_plan(plan: Plan) -> None:
-    """Run before anything is written: the search settings must validate."""
+    """Run before anything is written: the search settings validate and train is large enough to split."""
+    from tunewise.core.data import load_dataset
+
     search_config(plan)
+    if len(load_dataset(plan.train)) < MIN_TRAIN:
+        raise ConfigError(f"{plan.train}: {NAME} needs at least {MIN_TRAIN} training examples to carve a dev "
+                          "split from")
 
 
 def carve_dev(examples: Sequence[Example], cfg: FewShotOptConfig, seed: int) -> tuple[list[Example], list[Example]]:
     """(demonstration pool, dev split), by a seeded shuffle; the dev split never lends demonstrations."""
-    if len(examples) < 4:
-        raise ConfigError(f"{NAME} needs at least 4 training examples to carve a dev split from")
+    if len(examples) < MIN_TRAIN:
+        raise ConfigError(f"{NAME} needs at least {MIN_TRAIN} training examples to carve a dev split from")
     shuffled = list(examples)
     random.Random(seed).shuffle(shuffled)
     n = min(cfg.dev_max, max(2, round(len(shuffled) * cfg.dev_share)))

@@ -43,3 +43,14 @@ def test_dpo_refuses_a_prompt_longer_than_the_context(tiny_model, tmp_path):
     with pytest.raises(DataError, match=r"pairs.jsonl:3: the prompt is \d+ tokens, longer than the model's context"):
         run_tuning(_config(tiny_model, data, tmp_path / "dpo"))
     assert not (tmp_path / "dpo").exists()
+
+
+def test_cli_names_the_bad_row_in_one_line(tiny_model, tmp_path):
+    from tests.fakes import assert_clean_failure, invoke
+
+    rows = PAIRS[:2] + [{"prompt": "Hi?", "chosen": "Same reply.", "rejected": "Same reply."}]
+    data = write_jsonl(tmp_path / "pairs.jsonl", rows)
+    result = invoke(["tune", "--method", "dpo", "--train", str(data), "--out", str(tmp_path / "o"),
+                     "--model", str(tiny_model), "--device", "cpu"])
+    assert_clean_failure(result, "pairs.jsonl:3:", "chosen and rejected are the same reply")
+    assert not (tmp_path / "o").exists()
