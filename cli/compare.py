@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from tunewise.cli.options import force_option, json_option
-from tunewise.cli.render import console, print_json, progress, table
+from tunewise.cli.render import console, print_json, progress, stage_reporter, table
 
 
 @click.command()
@@ -27,13 +27,7 @@ def compare(plan: Path, overrides: tuple[str, ...], out: Path, only: str | None,
 
     names = [n.strip() for n in only.split(",") if n.strip()] if only else None
     with progress() as bar:
-        tasks: dict[str, int] = {}
-
-        def report(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total, info="")
-            bar.update(tasks[stage], completed=done, total=total)
-
+        report = stage_reporter(bar)
         results = run_compare(plan, out, force=force, only=names, max_new_tokens=max_new_tokens, progress=report, overrides=overrides)
     if as_json:
         print_json(results)
