@@ -33,7 +33,7 @@ def run_both(root: Path) -> dict:
     pilot = run_pilot(plan, BUDGET_S, Answers(**read_answers_file(ANSWERS)))
     pilot_s = time.monotonic() - started
     started = time.monotonic()
-    results = run_compare(PLAN, root / "compare")
+    results = run_compare(PLAN, root / "compare").model_dump(mode="json")
     compare_s = time.monotonic() - started
     return {"pilot": pilot, "pilot_s": pilot_s, "results": results, "compare_s": compare_s}
 

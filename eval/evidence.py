@@ -9,7 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tunewise.core import registry
 from tunewise.core.ledger import AdvisorPick, Ledger, MeasuredRun, token_stats
+from tunewise.core.results import ApproachResult, Comparison
 from tunewise.core.schema import Plan
 from tunewise.eval.metrics import PRIMARY
 
@@ -20,35 +22,34 @@ def model_name(plan: Plan) -> str:
     return plan.model if isinstance(plan.model, str) else plan.model.model
 
 
-def measured_run(plan: Plan, train, name: str, record: dict[str, Any], device: str | None,
-                 kind: str = "compare", settings: dict[str, Any] | None = None,
+def measured_run(plan: Plan, train, name: str, result: ApproachResult, device: str | None,
                  source: str | None = None) -> MeasuredRun:
     """One approach's measurement as a ledger row."""
     mean, total = token_stats([e.prompt + " " + e.response for e in train.examples])
     primary = PRIMARY[plan.task]
-    costs = record["costs"]
-    tuning = {k: v for k, v in plan.tuning.items() if k in TUNED_SETTINGS}
-    tuning.update({k: v for k, v in (plan.tuning.get(name) or {}).items() if k in TUNED_SETTINGS})
-    return MeasuredRun(kind=kind, approach=name, task=plan.task, examples=len(train), mean_tokens=mean,
-                       total_tokens=total, model=model_name(plan),
-                       settings={**tuning, "eval_examples": record.get("examples"), **(settings or {})},
-                       metric=primary, metric_value=record["metrics"].get(primary),
+    costs = result.costs
+    tuned = registry.spec(registry.split_api(name)[0]).tuned
+    tuning = {k: v for k, v in plan.tuning.for_approach(name).items() if k in TUNED_SETTINGS} if tuned else {}
+    return MeasuredRun(kind="compare", approach=name, task=plan.task, examples=len(train), mean_tokens=mean,
+                       total_tokens=total, model=model_name(plan), settings={**tuning, "eval_examples": result.examples},
+                       metric=primary, metric_value=result.metrics.get(primary),
                        train_seconds=costs.get("train_seconds"), peak_memory_mb=costs.get("peak_memory_mb"),
                        latency_ms_p50=costs.get("latency_ms_p50"), device=device, source=source)
 
 
-def record_measured(ws, name: str, record: dict[str, Any]) -> None:
+def record_measured(ws, name: str, result: ApproachResult) -> None:
     """Hook at the end of `run_approach`: the approach's measurement goes into the ledger."""
     device = getattr(ws.device, "device", None)
-    Ledger().append_runs([measured_run(ws.plan, ws.train, name, record, device, source=str(ws.out.resolve()))])
+    Ledger().append_runs([measured_run(ws.plan, ws.train, name, result, device, source=str(ws.out.resolve()))])
 
 
-def judge_comparison(out: Path, plan: Plan, results: dict[str, Any]) -> dict[str, Any]:
+def judge_comparison(out: Path, plan: Plan, comparison: Comparison) -> Comparison:
     """Hook at the end of `run_compare`: the verdict decides the winner; predictions meet measurements;
     the advisor's pick is recorded beside the winner."""
     from tunewise.eval.report import disagreement
     from tunewise.eval.stats import verdict_of_folder
 
+    results = comparison.model_dump(mode="json")
     names = list(results["approaches"])
     found = verdict_of_folder(out, plan.task, names, seed=plan.seed)
     results["verdict"] = found.model_dump(mode="json")
@@ -64,7 +65,7 @@ def judge_comparison(out: Path, plan: Plan, results: dict[str, Any]) -> dict[str
         Ledger().append_pick(AdvisorPick(advised=plan.recommendation, winner=found.winner,
                                          with_pilot=plan.predictions is not None, matched=matched,
                                          task=plan.task, source=str(Path(out).resolve())))
-    return results
+    return Comparison.model_validate(results)
 
 
 def predicted_vs_measured(plan: Plan, results: dict[str, Any]) -> list[dict[str, Any]]:

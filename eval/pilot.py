@@ -8,7 +8,8 @@ will do at full scale.
 - Successive halving: after each rung, approaches whose interval lies clearly below the leader's stop.
 - Every prediction has a 95% interval: a bootstrap over the sample's examples (refitting the curve on
   each resample), widened by the fit's own delta-method error.
-Measuring goes through the compare machinery (Workspace, spec_for, predict_rows), never a second copy.
+Measuring goes through the compare machinery (Workspace, the registry's builders, predict_rows), never a
+second copy.
 Ctrl-C stops measuring and keeps what was measured; each point is appended to the ledger on its own.
 """
 from __future__ import annotations
@@ -23,11 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from tunewise.core import registry
 from tunewise.core.data import Example, load_corpus, load_dataset
 from tunewise.core.errors import ConfigError, DataError
 from tunewise.core.files import app_home
 from tunewise.core.ledger import Ledger, MeasuredRun
-from tunewise.core.schema import Plan
+from tunewise.core.schema import Plan, PlanTuning
 from tunewise.eval.curves import crossing, fit_curve, stable_at
 from tunewise.eval.pilot_records import (
     CurveFit, PilotPoint, PilotPrediction, PilotResult, rank_predictions, round_labels, separation_statements,
@@ -35,9 +37,6 @@ from tunewise.eval.pilot_records import (
 
 RUNG_FRACTIONS = (1 / 16, 1 / 8, 1 / 4)
 SAMPLE_SIZE = 10
-IN_CONTEXT = ("zero-shot", "few-shot", "rag")
-SFT_ANCHOR = {"lora": "zero-shot", "full": "zero-shot", "prompt-tuning": "zero-shot", "rag+lora": "rag"}
-TUNED_METHOD = {"rag+lora": "lora"}
 LOAD_SECONDS = 10.0         # loading the bundled 135M model and tokenizer on this CPU, measured
 EXAMPLE_SECONDS = 0.6       # one zero-shot answer of the bundled model on this CPU, measured
 CURVE_RESAMPLES = 99
@@ -81,16 +80,34 @@ def write_subset(examples: list[Example], path: Path, task: str) -> Path:
     return atomic_write_text(path, "".join(json.dumps(record(e), ensure_ascii=False) + "\n" for e in examples))
 
 
+def is_tuned(name: str) -> bool:
+    return registry.spec(name).tuned
+
+
+def anchor_of(name: str) -> str | None:
+    """The in-context approach a tuned LM equals before any training: the same prompt, untrained weights."""
+    spec = registry.spec(name)
+    if spec.train_task != "sft":
+        return None
+    if spec.retrieves:
+        return next(iter(registry.select(lambda s: not s.tuned and s.retrieves)), None)
+    return registry.baseline()
+
+
+def tuning_block(name: str) -> str:
+    """The plan `tuning:` block the approach trains with (rag+lora trains the `lora` adapter)."""
+    return registry.spec(name).trainer
+
+
 def full_steps(plan: Plan, name: str, train_size: int) -> int:
     """The optimizer steps `compare` would train `name` for: max_steps, or epochs over the whole set."""
-    from tunewise.eval.approaches import tune_config
+    from tunewise.eval.workspace import tune_config
     from tunewise.tuning.config import METHOD_DEFAULTS
 
-    method = TUNED_METHOD.get(name, name)
-    cfg = tune_config(plan, method, "classification" if method == "head" else "sft", Path("."), "")
+    cfg = tune_config(plan, tuning_block(name), Path("."), "")
     if cfg.max_steps:
         return cfg.max_steps
-    defaults = METHOD_DEFAULTS[method]
+    defaults = METHOD_DEFAULTS[cfg.method]
     batch = (cfg.batch_size or defaults["batch_size"]) * cfg.grad_accum
     return max(1, math.ceil(train_size / batch) * math.ceil(cfg.epochs or defaults["epochs"]))
 
@@ -161,13 +178,13 @@ class Pilot:
         return self.result
 
     def _measure(self) -> None:
-        from tunewise.eval.approaches import Workspace
+        from tunewise.eval.workspace import Workspace
 
         corpus = load_corpus(self.plan.corpus) if self.plan.corpus else None
         base = Workspace(self.plan, self.train, corpus, self.work / "base", self.max_new_tokens, self.progress,
                          _device())
-        trainable = [n for n in self.plan.approaches if n not in IN_CONTEXT]
-        for name in [n for n in self.plan.approaches if n in IN_CONTEXT]:
+        trainable = [n for n in self.plan.approaches if is_tuned(n)]
+        for name in [n for n in self.plan.approaches if not is_tuned(n)]:
             if not self._fits(self._estimate_seconds(name, None)):
                 self.result.skipped.append(f"{name}: not measured, the budget was spent")
                 continue
@@ -178,7 +195,7 @@ class Pilot:
                 break
             ws = self._rung_workspace(rung, fraction, alive, corpus)
             for name in alive:
-                steps = ws.plan.tuning[TUNED_METHOD.get(name, name)]["max_steps"]
+                steps = ws.plan.tuning.for_approach(tuning_block(name))["max_steps"]
                 if not self._fits(self._estimate_seconds(name, steps)):
                     self.result.skipped.append(f"{name} rung {rung + 1} ({len(ws.train)} labels): it would overrun "
                                                "the budget")
@@ -187,19 +204,18 @@ class Pilot:
             self._halve()
 
     def _rung_workspace(self, rung: int, fraction: float, names: list[str], corpus):
-        from tunewise.eval.approaches import Workspace
+        from tunewise.eval.workspace import Workspace
 
         classification = self.plan.task == "classification"
         size = max(round(len(self.train) * fraction), len(self.train.labels) if classification else 2)
         subset = stratified(list(self.train.examples), size, self.plan.seed + rung, classification)
         folder = self.work / f"rung-{rung + 1}"
         path = write_subset(subset, folder / "train.jsonl", self.plan.task)
-        tuning = dict(self.plan.tuning)
+        tuning = self.plan.tuning.model_dump(mode="json", exclude_unset=True)
         for name in names:
-            method = TUNED_METHOD.get(name, name)
             steps = max(1, round(full_steps(self.plan, name, len(self.train)) * fraction))
-            tuning[method] = {**(self.plan.tuning.get(method) or {}), "max_steps": steps}
-        plan = self.plan.model_copy(update={"train": path, "tuning": tuning})
+            tuning[tuning_block(name)] = {**tuning.get(tuning_block(name), {}), "max_steps": steps}
+        plan = self.plan.model_copy(update={"train": path, "tuning": PlanTuning.model_validate(tuning)})
         return Workspace(plan, load_dataset(path), corpus, folder, self.max_new_tokens, self.progress, _device())
 
     def _fits(self, seconds: float) -> bool:
@@ -215,13 +231,12 @@ class Pilot:
         return answer + (LOAD_SECONDS if steps else 0.0)
 
     def _score(self, ws, name: str, rung: int, labels: int, steps: int | None) -> None:
-        from tunewise.eval.approaches import spec_for
         from tunewise.eval.runner import PeakMemory, predict_rows
         from tunewise.eval.stats import metric_value, metric_statistic, paired_bootstrap
 
         started = time.monotonic()
         with PeakMemory() as memory:
-            built = spec_for(name).build(ws)
+            built = registry.builder(name)(ws)
             rows = predict_rows(ws, f"pilot {name}", built.system, self.sample)
         seconds = time.monotonic() - started
         value = metric_value(self.plan.task, rows)
@@ -264,7 +279,7 @@ class Pilot:
         return [self._prediction(name) for name in self.measured.rows]
 
     def _points(self, name: str) -> tuple[list[int], list[list[dict]]]:
-        anchor = SFT_ANCHOR.get(name)
+        anchor = anchor_of(name)
         xs, rows = list(self.measured.x[name]), list(self.measured.rows[name])
         if anchor in self.measured.rows:
             xs, rows = [0] + xs, [self.measured.rows[anchor][0]] + rows
@@ -275,7 +290,7 @@ class Pilot:
 
         target = len(self.train)
         last = next(p for p in reversed(self.result.points) if p.approach == name)
-        if name in IN_CONTEXT:
+        if not is_tuned(name):
             return PilotPrediction(approach=name, metric=self.result.metric, value=last.value, low=last.low,
                                    high=last.high, basis="measured", at_labels=target)
         xs, rows = self._points(name)

@@ -13,7 +13,7 @@ def test_compare_judges_records_and_reports(tiny_model, tmp_path):
                            recommendation="zero-shot",
                            predictions=[{"approach": "head", "metric": "f1_macro", "value": 0.3, "low": 0.1,
                                          "high": 0.5, "basis": "curve"}])
-    results = run_compare(plan_path, tmp_path / "out")
+    results = run_compare(plan_path, tmp_path / "out").model_dump(mode="json")
     v = results["verdict"]
     assert v == verdict_of_folder(tmp_path / "out", "classification").model_dump(mode="json")
     assert results["winner"] == v["winner"] and v["winner"] in [v["best"], *v["ties"]]
