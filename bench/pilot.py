@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,6 +33,9 @@ def run_both(root: Path) -> dict:
     started = time.monotonic()
     pilot = run_pilot(plan, BUDGET_S, Answers(**read_answers_file(ANSWERS)))
     pilot_s = time.monotonic() - started
+    # The pilot's half on stderr at once, so a compare that is cut short still leaves it.
+    print(json.dumps({"pilot_seconds": round(pilot_s, 1), "pilot": pilot.model_dump(mode="json")}), file=sys.stderr,
+          flush=True)
     started = time.monotonic()
     results = run_compare(PLAN, root / "compare").model_dump(mode="json")
     compare_s = time.monotonic() - started
