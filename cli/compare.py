@@ -35,4 +35,6 @@ def compare(plan: Path, overrides: tuple[str, ...], out: Path, only: str | None,
     header, rows = comparison_rows(results)
     console.print(table(f"{results.task}: {results.primary_metric} decides; * = measured winner", header, rows))
     console.print(f"Recommendation: {results.recommendation}  (measured winner: {results.winner})")
+    if results.verdict:
+        console.print(f"Verdict: {results.verdict['sentence']}", highlight=False)
     console.print(f"Report: {out / 'report.html'}  (also report.md, results.json, predictions/)")

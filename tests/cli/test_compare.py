@@ -11,6 +11,8 @@ def test_compare_prints_table_and_report_path(tiny_model, tmp_path):
     assert result.exit_code == 0, result.output
     assert "zero-shot" in result.output and "head" in result.output
     assert f"Report: {tmp_path / 'out' / 'report.html'}" in result.output.replace("\n", "")
+    verdict = json.loads((tmp_path / "out" / "results.json").read_text())["verdict"]
+    assert f"Verdict: {verdict['sentence']}" in " ".join(result.output.split())
     again = invoke(["compare", str(plan), "--out", str(tmp_path / "out")])
     assert_clean_failure(again, "already exists", "--force")
     forced = invoke(["compare", str(plan), "limit_eval=3", "--out", str(tmp_path / "out"), "--force",
