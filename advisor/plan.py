@@ -11,6 +11,7 @@ from tunewise.core.defaults import DEFAULT_GENERATOR
 from tunewise.advisor.assess import profile_corpus, profile_dataset
 from tunewise.advisor.calibrate import ledger_calibrations
 from tunewise.advisor.estimate import Calibration, calibrate
+from tunewise.advisor.measured import lean_on_ledger
 from tunewise.advisor.records import Answers, Recommendation
 from tunewise.advisor.rules import PLAN_TASK, recommend, workload
 from tunewise.core import registry
@@ -44,7 +45,7 @@ def advise(request: AdviceRequest) -> Recommendation:
     calibrations = tuple(load_calibration(path) for path in request.calibrate)
     # Similar measured runs in the ledger calibrate every method a run.json given here does not.
     calibrations += ledger_calibrations(model, request.answers.gpu_memory_gb > 0, tuple(c.method for c in calibrations))
-    return recommend(request.answers, data, corpus, model, calibrations)
+    return lean_on_ledger(recommend(request.answers, data, corpus, model, calibrations), model)
 
 
 def load_calibration(path: Path) -> Calibration:

@@ -72,6 +72,7 @@ def advise(answers_file, data, eval_path, corpus, corpus_next, eval_next, model,
     asked = interactive or (answers_file is None and not given)
     if asked:
         given = questionnaire(given, api_base is not None)
+        pilot = pilot or (data is not None and eval_path is not None and offer_pilot(pilot_budget))
     request = AdviceRequest(Answers(**given), data, eval_path, corpus, corpus_next, eval_next, ref,
                             tuple(calibrate), exact_tokens)
     if plan_out is not None:  # refuse before any work is done
@@ -152,6 +153,17 @@ def questionnaire(given: dict[str, Any], is_api: bool) -> dict[str, Any]:
         answers[question.key] = ask(question, defaults.get(question.key), f"{now.index(question) + 1}/{len(now)}")
         save_answers({**saved_answers(), **answers})
     return answers
+
+
+def offer_pilot(budget: str) -> bool:
+    """At the questionnaire's end, with data given: offer to measure instead of trusting the rules."""
+    from rich.prompt import Confirm
+
+    try:
+        return Confirm.ask(f"\nRun a pilot on your data now? It measures each candidate and takes at most {budget} "
+                           "(--pilot-budget)", console=err_console, default=False)
+    except EOFError:
+        return False
 
 
 def ask(question: Question, default: Any, position: str = "") -> Any:

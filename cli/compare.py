@@ -38,6 +38,8 @@ def compare(plan: Path, overrides: tuple[str, ...], out: Path, only: str | None,
     for part in comparison_tables(view(results)):
         console.print(part)
     console.print(f"Recommendation: {results.recommendation}  (measured winner: {results.winner})")
+    if results.verdict:
+        console.print(f"Verdict: {results.verdict['sentence']}", highlight=False)
     console.print(f"Report: {out / 'report.html'}  (also report.md, results.json, predictions/)")
 
 

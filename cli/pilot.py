@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tunewise.cli.render import console, print_json, progress, table
+from tunewise.cli.render import console, print_json, progress, stage_reporter, table
 from tunewise.core.errors import ConfigError
 
 
@@ -20,13 +20,7 @@ def pilot_advice(rec, request, budget: str, plan_out: Path | None, force: bool, 
     plan_path = plan_out if plan_out is not None else Path.cwd() / "pilot-plan.yaml"
     plan = build_plan(rec, request, plan_path)
     with progress() as bar:
-        tasks: dict[str, int] = {}
-
-        def report(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total, info="")
-            bar.update(tasks[stage], completed=done, total=total)
-
+        report = stage_reporter(bar)
         result = run_pilot(plan.resolve_paths(plan_path.resolve().parent), seconds, rec.profile.answers, report)
     if result.recommendation is not None:
         reasons = [f"pilot: {s}" for s in result.statements + result.crossings]

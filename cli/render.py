@@ -89,3 +89,15 @@ def progress(transient: bool = False) -> Progress:
     if not err_console.is_terminal:
         return PlainProgress(*columns, console=err_console)
     return Progress(*columns, console=err_console, transient=transient)
+
+
+def stage_reporter(bar: Progress):
+    """A `progress(stage, done, total)` callback that gives each stage its own bar on `bar`."""
+    tasks: dict[str, int] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total, info="")
+        bar.update(tasks[stage], completed=done, total=total)
+
+    return report

@@ -56,6 +56,6 @@ class Comparison(Record):
     advisor: dict[str, Any]
     disagreement: list[str] = Field(default_factory=list)
     verdict: dict[str, Any] | None = None
-    predicted_vs_measured: list[dict[str, Any]] | None = None   # the plan's pilot predictions, checked
+    predicted_vs_measured: list[dict[str, Any]] | None = None   # the plan's pilot predictions beside the measurements
     machine: dict[str, Any]
     date: str

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tunewise.core import registry
 from tunewise.core.ledger import AdvisorPick, Ledger, MeasuredRun, token_stats
 from tunewise.core.results import ApproachResult, Comparison
 from tunewise.core.schema import Plan
@@ -21,59 +22,57 @@ def model_name(plan: Plan) -> str:
     return plan.model if isinstance(plan.model, str) else plan.model.model
 
 
-def measured_run(plan: Plan, train, name: str, record: ApproachResult, device: str | None,
-                 kind: str = "compare", settings: dict[str, Any] | None = None,
+def measured_run(plan: Plan, train, name: str, result: ApproachResult, device: str | None,
                  source: str | None = None) -> MeasuredRun:
     """One approach's measurement as a ledger row."""
     mean, total = token_stats([e.prompt + " " + e.response for e in train.examples])
     primary = PRIMARY[plan.task]
-    costs = record.costs
-    tuning = {k: v for k, v in plan.tuning.for_approach(name).items() if k in TUNED_SETTINGS}
-    return MeasuredRun(kind=kind, approach=name, task=plan.task, examples=len(train), mean_tokens=mean,
-                       total_tokens=total, model=model_name(plan),
-                       settings={**tuning, "eval_examples": record.examples, **(settings or {})},
-                       metric=primary, metric_value=record.metrics.get(primary),
+    costs = result.costs
+    tuned = registry.spec(registry.split_api(name)[0]).tuned
+    tuning = {k: v for k, v in plan.tuning.for_approach(name).items() if k in TUNED_SETTINGS} if tuned else {}
+    return MeasuredRun(kind="compare", approach=name, task=plan.task, examples=len(train), mean_tokens=mean,
+                       total_tokens=total, model=model_name(plan), settings={**tuning, "eval_examples": result.examples},
+                       metric=primary, metric_value=result.metrics.get(primary),
                        train_seconds=costs.get("train_seconds"), peak_memory_mb=costs.get("peak_memory_mb"),
                        latency_ms_p50=costs.get("latency_ms_p50"), device=device, source=source)
 
 
-def record_measured(ws, name: str, record: ApproachResult) -> None:
+def record_measured(ws, name: str, result: ApproachResult) -> None:
     """Hook at the end of `run_approach`: the approach's measurement goes into the ledger."""
     device = getattr(ws.device, "device", None)
-    Ledger().append_runs([measured_run(ws.plan, ws.train, name, record, device, source=str(ws.out.resolve()))])
+    Ledger().append_runs([measured_run(ws.plan, ws.train, name, result, device, source=str(ws.out.resolve()))])
 
 
-def judge_comparison(out: Path, plan: Plan, results: Comparison) -> Comparison:
+def judge_comparison(out: Path, plan: Plan, comparison: Comparison) -> Comparison:
     """Hook at the end of `run_compare`: the verdict decides the winner; predictions meet measurements;
     the advisor's pick is recorded beside the winner."""
-    from tunewise.eval.report import disagreement, view
+    from tunewise.eval.report import disagreement
     from tunewise.eval.stats import verdict_of_folder
 
-    names = list(results.approaches)
+    results = comparison.model_dump(mode="json")
+    names = list(results["approaches"])
     found = verdict_of_folder(out, plan.task, names, seed=plan.seed)
-    results.verdict = found.model_dump(mode="json")
-    results.winner = found.winner
-    advised = plan.recommendation if plan.recommendation in results.approaches else None
-    results.recommendation = advised or found.winner
-    results.disagreement = disagreement(view(results)["approaches"], results.primary_metric, found.winner, advised)
+    results["verdict"] = found.model_dump(mode="json")
+    results["winner"] = found.winner
+    advised = plan.recommendation if plan.recommendation in results["approaches"] else None
+    results["recommendation"] = advised or found.winner
+    results["disagreement"] = disagreement(results["approaches"], results["primary_metric"], found.winner, advised)
     if advised is not None and advised != found.winner and advised in found.ties + [found.best]:
-        results.disagreement = [*results.disagreement,
-                                f"The advised {advised} cannot be told apart from the winner at 95%."]
-    results.predicted_vs_measured = predicted_vs_measured(plan, results)
+        results["disagreement"].append(f"The advised {advised} cannot be told apart from the winner at 95%.")
+    results["predicted_vs_measured"] = predicted_vs_measured(plan, results)
     if plan.recommendation is not None:
         matched = plan.recommendation == found.winner or plan.recommendation in found.ties + [found.best]
         Ledger().append_pick(AdvisorPick(advised=plan.recommendation, winner=found.winner,
                                          with_pilot=plan.predictions is not None, matched=matched,
                                          task=plan.task, source=str(Path(out).resolve())))
-    return results
+    return Comparison.model_validate(results)
 
 
-def predicted_vs_measured(plan: Plan, results: Comparison) -> list[dict[str, Any]]:
+def predicted_vs_measured(plan: Plan, results: dict[str, Any]) -> list[dict[str, Any]]:
     """Each prediction in the plan beside the measured value of the same metric."""
     rows = []
     for p in plan.predictions or ():
-        found = results.approaches.get(p.approach)
-        measured = found.metrics.get(p.metric) if found else None
+        measured = results["approaches"].get(p.approach, {}).get("metrics", {}).get(p.metric)
         if measured is None:
             continue
         rows.append({"approach": p.approach, "metric": p.metric, "predicted": p.value, "low": p.low, "high": p.high,

@@ -8,7 +8,8 @@ will do at full scale.
 - Successive halving: after each rung, approaches whose interval lies clearly below the leader's stop.
 - Every prediction has a 95% interval: a bootstrap over the sample's examples (refitting the curve on
   each resample), widened by the fit's own delta-method error.
-Measuring goes through the compare machinery (Workspace, build_approach, predict_rows), never a second copy.
+Measuring goes through the compare machinery (Workspace, the registry's builders, predict_rows), never a
+second copy.
 Ctrl-C stops measuring and keeps what was measured; each point is appended to the ledger on its own.
 """
 from __future__ import annotations
@@ -28,7 +29,7 @@ from tunewise.core.data import Example, load_corpus, load_dataset
 from tunewise.core.errors import ConfigError, DataError
 from tunewise.core.files import app_home
 from tunewise.core.ledger import Ledger, MeasuredRun
-from tunewise.core.schema import Plan
+from tunewise.core.schema import Plan, PlanTuning
 from tunewise.eval.curves import crossing, fit_curve, stable_at
 from tunewise.eval.pilot_records import (
     CurveFit, PilotPoint, PilotPrediction, PilotResult, rank_predictions, round_labels, separation_statements,
@@ -36,20 +37,6 @@ from tunewise.eval.pilot_records import (
 
 RUNG_FRACTIONS = (1 / 16, 1 / 8, 1 / 4)
 SAMPLE_SIZE = 10
-
-
-def trains(name: str) -> bool:
-    return registry.spec(name).tuned
-
-
-def anchor_of(name: str) -> str | None:
-    """What a tuned language model scores with 0 labels: its untuned counterpart (a classifier head has none)."""
-    spec = registry.spec(name)
-    if not spec.tuned or spec.has("classifier"):
-        return None
-    if spec.retrieves:
-        return next((s.name for s in registry.specs() if not s.tuned and s.retrieves), None)
-    return registry.baseline()
 LOAD_SECONDS = 10.0         # loading the bundled 135M model and tokenizer on this CPU, measured
 EXAMPLE_SECONDS = 0.6       # one zero-shot answer of the bundled model on this CPU, measured
 CURVE_RESAMPLES = 99
@@ -93,12 +80,31 @@ def write_subset(examples: list[Example], path: Path, task: str) -> Path:
     return atomic_write_text(path, "".join(json.dumps(record(e), ensure_ascii=False) + "\n" for e in examples))
 
 
+def is_tuned(name: str) -> bool:
+    return registry.spec(name).tuned
+
+
+def anchor_of(name: str) -> str | None:
+    """The in-context approach a tuned LM equals before any training: the same prompt, untrained weights."""
+    spec = registry.spec(name)
+    if spec.train_task != "sft":
+        return None
+    if spec.retrieves:
+        return next(iter(registry.select(lambda s: not s.tuned and s.retrieves)), None)
+    return registry.baseline()
+
+
+def tuning_block(name: str) -> str:
+    """The plan `tuning:` block the approach trains with (rag+lora trains the `lora` adapter)."""
+    return registry.spec(name).run_name
+
+
 def full_steps(plan: Plan, name: str, train_size: int) -> int:
     """The optimizer steps `compare` would train `name` for: max_steps, or epochs over the whole set."""
     from tunewise.eval.workspace import tune_config
     from tunewise.tuning.config import METHOD_DEFAULTS
 
-    cfg = tune_config(plan, registry.spec(name).run_name, Path("."), "")
+    cfg = tune_config(plan, tuning_block(name), Path("."), "")
     if cfg.max_steps:
         return cfg.max_steps
     defaults = METHOD_DEFAULTS[cfg.method]
@@ -177,8 +183,8 @@ class Pilot:
         corpus = load_corpus(self.plan.corpus) if self.plan.corpus else None
         base = Workspace(self.plan, self.train, corpus, self.work / "base", self.max_new_tokens, self.progress,
                          _device())
-        trainable = [n for n in self.plan.approaches if trains(n)]
-        for name in [n for n in self.plan.approaches if not trains(n)]:
+        trainable = [n for n in self.plan.approaches if is_tuned(n)]
+        for name in [n for n in self.plan.approaches if not is_tuned(n)]:
             if not self._fits(self._estimate_seconds(name, None)):
                 self.result.skipped.append(f"{name}: not measured, the budget was spent")
                 continue
@@ -189,7 +195,7 @@ class Pilot:
                 break
             ws = self._rung_workspace(rung, fraction, alive, corpus)
             for name in alive:
-                steps = ws.plan.tuning.for_approach(registry.spec(name).run_name)["max_steps"]
+                steps = ws.plan.tuning.for_approach(tuning_block(name))["max_steps"]
                 if not self._fits(self._estimate_seconds(name, steps)):
                     self.result.skipped.append(f"{name} rung {rung + 1} ({len(ws.train)} labels): it would overrun "
                                                "the budget")
@@ -198,7 +204,6 @@ class Pilot:
             self._halve()
 
     def _rung_workspace(self, rung: int, fraction: float, names: list[str], corpus):
-        from tunewise.core.schema import PlanTuning
         from tunewise.eval.workspace import Workspace
 
         classification = self.plan.task == "classification"
@@ -208,9 +213,8 @@ class Pilot:
         path = write_subset(subset, folder / "train.jsonl", self.plan.task)
         tuning = self.plan.tuning.model_dump(mode="json", exclude_unset=True)
         for name in names:
-            run = registry.spec(name).run_name
             steps = max(1, round(full_steps(self.plan, name, len(self.train)) * fraction))
-            tuning[run] = {**tuning.get(run, {}), "max_steps": steps}
+            tuning[tuning_block(name)] = {**tuning.get(tuning_block(name), {}), "max_steps": steps}
         plan = self.plan.model_copy(update={"train": path, "tuning": PlanTuning.model_validate(tuning)})
         return Workspace(plan, load_dataset(path), corpus, folder, self.max_new_tokens, self.progress, _device())
 
@@ -219,7 +223,7 @@ class Pilot:
 
     def _estimate_seconds(self, name: str, steps: int | None) -> float:
         """From this pilot's own measurements where it has them, else the per-example constant."""
-        answer = EXAMPLE_SECONDS * len(self.sample) * (3 if registry.spec(name).prompt_extra != "none" else 1)
+        answer = EXAMPLE_SECONDS * len(self.sample) * (3 if name in ("few-shot", "rag") else 1)
         earlier = [p for p in self.result.points if p.approach == name and p.steps]
         if steps and earlier:
             last = earlier[-1]
@@ -228,12 +232,11 @@ class Pilot:
 
     def _score(self, ws, name: str, rung: int, labels: int, steps: int | None) -> None:
         from tunewise.eval.runner import PeakMemory, predict_rows
-        from tunewise.eval.workspace import build_approach
         from tunewise.eval.stats import metric_value, metric_statistic, paired_bootstrap
 
         started = time.monotonic()
         with PeakMemory() as memory:
-            built = build_approach(ws, name)
+            built = registry.builder(name)(ws)
             rows = predict_rows(ws, f"pilot {name}", built.system, self.sample)
         seconds = time.monotonic() - started
         value = metric_value(self.plan.task, rows)
@@ -287,7 +290,7 @@ class Pilot:
 
         target = len(self.train)
         last = next(p for p in reversed(self.result.points) if p.approach == name)
-        if not trains(name):
+        if not is_tuned(name):
             return PilotPrediction(approach=name, metric=self.result.metric, value=last.value, low=last.low,
                                    high=last.high, basis="measured", at_labels=target)
         xs, rows = self._points(name)

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
-
 from pydantic import Field
 
 from tunewise.core.errors import ConfigError
@@ -34,22 +32,15 @@ class CurveFit(Record):
     stable: bool
 
 
-class PilotPrediction(Record):
+class PilotPrediction(PredictedScore):
     """The predicted main metric at the full data and the plan's step budget, with a 95% interval."""
 
-    approach: str
-    metric: str
-    value: float
-    low: float
-    high: float
-    basis: Literal["measured", "curve", "last-point"]
     at_labels: int
     within_limits: bool = True
     limit_reasons: list[str] = Field(default_factory=list)
 
     def as_plan_prediction(self) -> PredictedScore:
-        return PredictedScore(approach=self.approach, metric=self.metric, value=self.value, low=self.low,
-                              high=self.high, basis=self.basis)
+        return PredictedScore(**self.model_dump(include=set(PredictedScore.model_fields)))
 
 
 class PilotResult(Record):

@@ -17,6 +17,8 @@ def test_compare_prints_table_and_report_path(tiny_model, tmp_path):
     assert again.exit_code == 0, again.output
     assert "zero-shot: reused" in again.stderr and "head: reused" in again.stderr
     assert (tmp_path / "out" / "approaches" / "head.json").stat().st_mtime_ns == kept
+    verdict = json.loads((tmp_path / "out" / "results.json").read_text())["verdict"]
+    assert f"Verdict: {verdict['sentence']}" in " ".join(result.output.split())
     forced = invoke(["compare", str(plan), "limit_eval=3", "--out", str(tmp_path / "out"), "--force",
                      "--only", "head", "--json"])
     assert forced.exit_code == 0, forced.output

@@ -13,7 +13,8 @@ pexpect = pytest.importorskip("pexpect")
 
 TUNEWISE = Path(sys.executable).with_name("tunewise")
 EXAMPLES = Path(__file__).parents[2] / "examples"
-PROMPT = r"\n  ([a-z_0-9]+)\b[^\r\n]*: "                # rich's "  key [choices] (default): "
+PROMPT = r"\n  ([a-z_0-9]+)\b[^\r\n]*: "
+PILOT_OFFER = r"Run a pilot on your data now\?[^\r\n]*: "                # rich's "  key [choices] (default): "
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 pytestmark = pytest.mark.skipif(not TUNEWISE.exists(), reason="the tunewise script is not installed beside python")
 LOCAL_ONLY = {"model_params_b", "gpu_memory_gb", "ram_gb", "gpu_hour_usd"}
@@ -25,8 +26,11 @@ def answer_questionnaire(args: list[str], answers: dict[str, str], home: Path) -
     child = pexpect.spawn(str(TUNEWISE), ["advise", *args], env=env, encoding="utf-8", timeout=60,
                           dimensions=(50, 100))
     asked, transcript = [], []
-    while child.expect([PROMPT, pexpect.EOF]) == 0:
+    while (found := child.expect([PROMPT, PILOT_OFFER, pexpect.EOF])) != 2:
         transcript.append(child.before + child.after)
+        if found == 1:                      # with data given, the pilot is offered at the end
+            child.sendline("n")
+            continue
         key = child.match.group(1)
         asked.append(key)
         child.sendline(answers[key])

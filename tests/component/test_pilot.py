@@ -123,3 +123,13 @@ def test_a_killed_pilot_leaves_the_ledger_consistent(tiny_model, tmp_path, _isol
     assert len(rows) >= 2 and all(r.metric_value is not None for r in rows)
     with sqlite3.connect(ledger_path()) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_the_questionnaire_offers_the_pilot_when_data_is_given(tiny_model, tmp_path):
+    write_plan(tmp_path, tiny_model, task="classification")
+    typed = ["classification", "10", "0", "never", "no", "open-weights", "0.001", "0", "16", "none", "none", "yes"]
+    result = invoke(["advise", "--data", str(tmp_path / "cls-train.jsonl"), "--eval", str(tmp_path / "cls-eval.jsonl"),
+                     "--model", str(tiny_model), "--json"], input="\n".join(typed + ["n"]) + "\n")
+    assert result.exit_code == 0, result.output
+    assert "Run a pilot on your data now?" in result.output and "at most 10m" in result.output
+    assert '"pilot"' not in result.output

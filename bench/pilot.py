@@ -1,0 +1,83 @@
+"""The pilot against the full comparison it stands in for, in one run, on the built-in ticket example.
+
+Both run the same plan (examples/plan-tickets.yaml: zero-shot, few-shot, LoRA and a classifier head, 40
+tuning steps at batch 8) with the same settings; the pilot first, then `compare`. Reports each wall time,
+the ratio (target: pilot <= 1/4 of compare), each predicted main metric against the measured one, and
+whether the pilot's pick is the compare verdict's winner (or tied with it at 95%).
+Run: `flock /tmp/heavy.lock .venv/bin/python -m bench.pilot` (several minutes on 2 CPU cores).
+Both runs use a temporary app home (their ledger rows are thrown away) and the shared model cache.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+EXAMPLES = Path(__file__).parents[1] / "examples"
+PLAN = EXAMPLES / "plan-tickets.yaml"
+ANSWERS = EXAMPLES / "answers-tickets.yaml"
+BUDGET_S = 600.0
+
+
+def run_both(root: Path) -> dict:
+    from tunewise.advisor.questions import read_answers_file
+    from tunewise.advisor.records import Answers
+    from tunewise.eval.pilot import run_pilot
+    from tunewise.eval.runner import load_plan, run_compare
+
+    plan = load_plan(PLAN)
+    started = time.monotonic()
+    pilot = run_pilot(plan, BUDGET_S, Answers(**read_answers_file(ANSWERS)))
+    pilot_s = time.monotonic() - started
+    # The pilot's half on stderr at once, so a compare that is cut short still leaves it.
+    print(json.dumps({"pilot_seconds": round(pilot_s, 1), "pilot": pilot.model_dump(mode="json")}), file=sys.stderr,
+          flush=True)
+    started = time.monotonic()
+    results = run_compare(PLAN, root / "compare").model_dump(mode="json")
+    compare_s = time.monotonic() - started
+    return {"pilot": pilot, "pilot_s": pilot_s, "results": results, "compare_s": compare_s}
+
+
+def summary(run: dict) -> dict:
+    pilot, results = run["pilot"], run["results"]
+    verdict = results["verdict"]
+    rows = []
+    for p in pilot.predictions:
+        measured = results["approaches"][p.approach]["metrics"][p.metric]
+        rows.append({"approach": p.approach, "predicted": p.value, "low": p.low, "high": p.high, "basis": p.basis,
+                     "measured": round(measured, 4), "error": round(measured - p.value, 4)})
+    return {
+        "pilot_seconds": round(run["pilot_s"], 1), "compare_seconds": round(run["compare_s"], 1),
+        "ratio": round(run["pilot_s"] / run["compare_s"], 3),
+        "pilot_pick": pilot.recommendation, "compare_winner": verdict["winner"], "compare_best": verdict["best"],
+        "compare_ties": verdict["ties"],
+        "pick_is_winner_or_tied": pilot.recommendation in [verdict["winner"], verdict["best"], *verdict["ties"]],
+        "within_0.05": sum(abs(r["error"]) <= 0.05 for r in rows), "approaches": len(rows),
+        "predictions": rows, "pilot_points": [p.model_dump() for p in pilot.points],
+        "curves": [c.model_dump() for c in pilot.curves], "dropped": pilot.dropped, "skipped": pilot.skipped,
+        "statements": pilot.statements + pilot.crossings, "verdict": verdict["sentence"],
+    }
+
+
+def main() -> None:
+    import torch
+
+    real_models = Path(os.environ.get("TUNEWISE_HOME") or Path.home() / ".cache" / "tunewise") / "models"
+    os.environ.setdefault("TUNEWISE_MODELS", str(real_models))
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["TUNEWISE_HOME"] = str(Path(tmp) / "home")
+        out = summary(run_both(Path(tmp)))
+    out["machine"] = {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
+                      "torch": torch.__version__, "load_before": [round(x, 2) for x in load_before],
+                      "load_after": [round(x, 2) for x in os.getloadavg()],
+                      "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

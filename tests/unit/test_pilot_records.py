@@ -1,0 +1,49 @@
+"""The pilot's pure helpers: budgets, ranking under limits, plain statements, rounded crossings, samples."""
+import pytest
+
+from tunewise.core.data import Example
+from tunewise.core.errors import ConfigError
+from tunewise.eval.pilot import stratified
+from tunewise.eval.pilot_records import (
+    PilotPrediction, parse_budget, rank_predictions, round_labels, separation_statements,
+)
+
+
+def prediction(name, value, low, high, within=True):
+    return PilotPrediction(approach=name, metric="f1_macro", value=value, low=low, high=high, basis="curve",
+                           at_labels=75, within_limits=within)
+
+
+@pytest.mark.parametrize("text, seconds", [("10m", 600), ("90s", 90), ("1.5h", 5400), ("45", 45)])
+def test_budgets_parse(text, seconds):
+    assert parse_budget(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["soon", "0", "-5m", "10 minutes"])
+def test_bad_budgets_are_one_clear_error(text):
+    with pytest.raises(ConfigError, match="not a duration"):
+        parse_budget(text)
+
+
+def test_ranking_puts_limits_first_then_quality_then_speed():
+    ranked = rank_predictions([prediction("lora", 0.9, 0.8, 1.0, within=False), prediction("head", 0.851, 0.7, 0.95),
+                               prediction("few-shot", 0.849, 0.7, 0.95)], {"head": 50.0, "few-shot": 1600.0})
+    assert [p.approach for p in ranked] == ["head", "few-shot", "lora"]
+
+
+def test_statements_say_when_the_sample_cannot_separate():
+    close = separation_statements([prediction("head", 0.9, 0.7, 1.0), prediction("few-shot", 0.8, 0.6, 0.95)], 10)
+    assert "sample of 10 examples is too small to separate head" in close[0] and "few-shot (0.80" in close[0]
+    clear = separation_statements([prediction("head", 0.9, 0.85, 1.0), prediction("zero-shot", 0.3, 0.1, 0.5)], 10)
+    assert "head leads clearly" in clear[0]
+
+
+def test_crossings_are_rounded_to_two_figures():
+    assert [round_labels(x) for x in (42.4, 1987.0, 23456.0)] == [42, 2000, 23000]
+
+
+def test_the_sample_is_stratified_by_label():
+    examples = [Example(id=f"e{i}", line=i, prompt=f"t{i}", response="ab"[i % 4 == 0]) for i in range(20)]
+    picked = stratified(examples, 6, seed=0, by_label=True)
+    assert len(picked) == 6 and sum(e.response == "b" for e in picked) == 3
+    assert stratified(examples, 6, seed=0, by_label=True) == picked
