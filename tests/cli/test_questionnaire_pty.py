@@ -14,7 +14,7 @@ pexpect = pytest.importorskip("pexpect")
 TUNEWISE = Path(sys.executable).with_name("tunewise")
 EXAMPLES = Path(__file__).parents[2] / "examples"
 PROMPT = r"\n  ([a-z_0-9]+)\b[^\r\n]*: "                # rich's "  key [choices] (default): "
-PILOT_OFFER = r"Run a pilot on your data now\?[^\r\n]*: "
+PILOT_OFFER = r"\(--pilot-budget\)[\s\S]*?: "          # the pilot offer, wrapped and coloured
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 pytestmark = pytest.mark.skipif(not TUNEWISE.exists(), reason="the tunewise script is not installed beside python")
 LOCAL_ONLY = {"model_params_b", "gpu_memory_gb", "ram_gb", "gpu_hour_usd"}
