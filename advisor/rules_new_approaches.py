@@ -18,8 +18,8 @@ FEWSHOT_OPT_MIN = 20        # a dev split of 5+ needs about this many labelled e
 SEARCH_TRIALS = 8           # few-shot-opt's default budget (eval/approach_fewshot_opt.py)
 SEARCH_DEV = 16
 # One DPO step scores chosen and rejected under the policy and again under the reference (adapter off):
-# about twice the work of a LoRA SFT step on the same pairs. bench/RESULTS.md measures it on this CPU.
-DPO_STEP_RATIO = 2.0
+# measured at 2.68x a LoRA SFT step on the same pairs on the 2-core CPU (bench/RESULTS.md, 2026-12-01).
+DPO_STEP_RATIO = 2.7
 BEHAVIOUR_TASKS = ("style", "generation")
 # Above LoRA's best case for a style task (+1 data, +3 style, prior 1.5): with pairs, preference tuning is
 # the standard tool for behaviour.
