@@ -38,9 +38,11 @@ NF4_BYTES = 0.5 + 0.127 / 8
 RUNTIME_GIB = {"gpu": 0.75, "cpu": 0.4}
 FULL_STATE_BYTES = {"fp32": 16, "mixed": 16, "bf16": 8}
 # Keyed by the tuning method (an approach's `trainer`).
-# DPO scores chosen and rejected under the policy and again under the reference (adapter off): twice
-# LoRA's work on the same tokens (bench/RESULTS.md measures the step-time ratio on this CPU).
-FLOPS_PER_PARAM_TOKEN = {"full": 6, "lora": 4, "qlora": 6, "prompt-tuning": 4, "head": 2, "dpo": 8}
+# DPO scores chosen and rejected under the policy and again under the reference (adapter off): a DPO
+# step measured 2.68x a LoRA SFT step on the same pairs on the 2-core CPU (bench/RESULTS.md, 2026-12-01).
+DPO_STEP_RATIO = 2.7
+FLOPS_PER_PARAM_TOKEN = {"full": 6, "lora": 4, "qlora": 6, "prompt-tuning": 4, "head": 2,
+                         "dpo": 4 * DPO_STEP_RATIO}
 # The tuning package's default epochs per method (tuning/config.py METHOD_DEFAULTS).
 EPOCHS = {"full": 2.0, "lora": 3.0, "qlora": 3.0, "prompt-tuning": 5.0, "head": 5.0, "dpo": 3.0}
 PROVIDER_EPOCHS = 3.0           # what providers' fine-tuning APIs default to

@@ -6,6 +6,7 @@ import pytest
 from tunewise.advisor.records import Answers, Recommendation
 from tunewise.advisor.rules import recommend
 from tunewise.core import registry
+from tunewise.advisor.estimate import DPO_STEP_RATIO
 
 SMALL = dict(model_params_b=0.135, ram_gb=16.0)
 
@@ -146,4 +147,4 @@ def test_style_task_with_preference_pairs_recommends_dpo():
     rec = run(task="style", labelled_examples=300, preference_pairs=200)
     assert rec.recommendation == "dpo"
     dpo, lora = (next(r for r in rec.ranking if r.approach == a) for a in ("dpo", "lora"))
-    assert dpo.estimates["train_hours"] == pytest.approx(2 * lora.estimates["train_hours"], rel=0.01)
+    assert dpo.estimates["train_hours"] == pytest.approx(DPO_STEP_RATIO * lora.estimates["train_hours"], rel=0.01)
