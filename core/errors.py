@@ -38,7 +38,7 @@ class DamagedFileError(TunewiseError):
 
     def __init__(self, path: str | Path, problem: str, line: int | None = None):
         where = f"{path}:{line}" if line is not None else str(path)
-        super().__init__(f"{where}: {problem}; the file is damaged: restore it, or remove it and run again")
+        super().__init__(f"{where}: {problem}; it is damaged: restore it from a copy, or remove it and run again")
 
 
 class DeviceError(TunewiseError):

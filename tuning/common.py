@@ -21,6 +21,7 @@ from tunewise.core.config import save_config
 from tunewise.core.data import Dataset, check_eval_labels, file_sha256, load_dataset
 from tunewise.core.device import peak_rss_mb, rss_mb
 from tunewise.core.errors import ConfigError, DataError
+from tunewise.core.artefacts import check_checkpoint
 from tunewise.core.files import claim_output, folder_mb, mark_output
 from tunewise.core.models import resolve_model
 from tunewise.core.schema import LossPoint, TrainingRun
@@ -145,6 +146,7 @@ def _claim(config: TuneConfig, out: Path) -> None:
         raise ConfigError(f"{out}: this run already completed; there is nothing to resume")
     if last_checkpoint(out) is None:
         raise ConfigError(f"{out}: no checkpoint to resume from; start the run again without --resume")
+    check_checkpoint(last_checkpoint(out))
 
 
 def tuning_inputs(config: TuneConfig) -> list:

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tunewise.core.errors import ConfigError, ModelError
+from tunewise.core.artefacts import check_adapter_folder
+from tunewise.core.errors import ConfigError, DamagedFileError, ModelError
 from tunewise.core.files import claim_output, mark_output, read_json, staged_dir
 from tunewise.core.models import check_safetensors, load_causal_lm, model_dir
 from tunewise.tuning.head import CLASSIFIER_FILE, load_sequence_classifier, write_classifier_info
@@ -39,19 +40,18 @@ def merge_adapter(source: str | Path, out: str | Path, force: bool = False) -> P
 
 
 def _adapter_config(source: Path) -> dict:
-    path = source / "adapter_config.json"
-    if not source.is_dir():
-        raise ModelError(f"{source}: adapter folder not found")
-    if not path.is_file():
-        raise ModelError(f"{source}: not a peft adapter folder (no adapter_config.json)")
-    return read_json(path)
+    return check_adapter_folder(source)
 
 
 def _base_model(source: Path, adapter: dict) -> str:
     """The base the adapter was trained on: the tunewise model name in run.json, else peft's record."""
     run = source / "run.json"
     if run.is_file():
-        return model_dir(read_json(run)["model"])
+        record = read_json(run)
+        model = record.get("model") if isinstance(record, dict) else None
+        if not isinstance(model, str):
+            raise DamagedFileError(run, "run.json does not name the model it tuned")
+        return model_dir(model)
     base = adapter.get("base_model_name_or_path")
     if not base:
         raise ModelError(f"{source}: adapter_config.json does not name its base model")
