@@ -47,6 +47,12 @@ def check_safetensors_file(path: Path) -> None:
 
 def check_adapter_folder(folder: Path) -> dict:
     """The adapter's config (a mapping naming its peft type) and intact weights; returns the config."""
+    config = adapter_config(folder)
+    check_adapter_weights(folder)
+    return config
+
+
+def adapter_config(folder: Path) -> dict:
     folder = Path(folder)
     if not folder.is_dir():
         raise ModelError(f"{folder}: adapter folder not found")
@@ -56,12 +62,15 @@ def check_adapter_folder(folder: Path) -> dict:
     config = read_json(config_path)
     if not isinstance(config, dict) or not isinstance(config.get("peft_type"), str):
         raise DamagedFileError(config_path, "not an adapter config (no 'peft_type')")
+    return config
+
+
+def check_adapter_weights(folder: Path) -> None:
     weights = next((folder / n for n in ADAPTER_WEIGHTS if (folder / n).is_file()), None)
     if weights is None:
         raise DamagedFileError(folder, "the adapter has no weights file (adapter_model.safetensors)")
     if weights.suffix == ".safetensors":
         check_safetensors_file(weights)
-    return config
 
 
 def check_checkpoint(folder: Path) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tunewise.core.artefacts import check_adapter_folder
+from tunewise.core.artefacts import adapter_config, check_adapter_weights
 from tunewise.core.errors import ConfigError, DamagedFileError, ModelError
 from tunewise.core.files import claim_output, mark_output, read_json, staged_dir
 from tunewise.core.models import check_safetensors, load_causal_lm, model_dir
@@ -13,12 +13,13 @@ from tunewise.tuning.head import CLASSIFIER_FILE, load_sequence_classifier, writ
 def merge_adapter(source: str | Path, out: str | Path, force: bool = False) -> Path:
     """Merge the LoRA adapter at `source` into its base model and save it (with tokenizer) at `out`."""
     source, out = Path(source), Path(out)
-    adapter = _adapter_config(source)
+    adapter = adapter_config(source)
     if adapter.get("peft_type") != "LORA":
         raise ConfigError(f"{source}: a {adapter.get('peft_type', 'unknown').lower()} adapter cannot be merged "
                           "into the weights; only LoRA adapters can")
     if source.resolve() == out.resolve():
         raise ConfigError(f"{out}: write the merged model to a new folder, not over its adapter")
+    check_adapter_weights(source)
     check_safetensors(source)
     base = _base_model(source, adapter)
     claim_output(out, force, (source, base))
@@ -39,8 +40,6 @@ def merge_adapter(source: str | Path, out: str | Path, force: bool = False) -> P
     return out
 
 
-def _adapter_config(source: Path) -> dict:
-    return check_adapter_folder(source)
 
 
 def _base_model(source: Path, adapter: dict) -> str:
