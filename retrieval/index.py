@@ -10,13 +10,14 @@ opens.
 from __future__ import annotations
 
 import functools
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 from urllib.parse import urlparse
 
 from tunewise.core.data import Document
-from tunewise.core.errors import DataError, TunewiseError
+from tunewise.core.errors import DataError, TunewiseError, os_error_line
 from tunewise.core.files import OUTPUT_MARKER, check_apart, mark_output
 from tunewise.retrieval.embeddings import Embedder
 from tunewise.retrieval.ingest import (
@@ -27,6 +28,7 @@ DEFAULT_COLLECTION = "tunewise"
 SQLITE_FILE = "chroma.sqlite3"
 READ_PAGE = 5000
 DELETE_BATCH = 1000
+FULL_DISK_BYTES = 4 * 2**20   # less free space than this when a write fails: the disk is full
 WRITE_BATCHES = 4        # embedder batches per stored batch: fewer, larger writes, still fine-grained progress
 
 Progress = Callable[[int, int], None]   # (chunks done so far, chunks to embed in all)
@@ -63,8 +65,21 @@ def _is_store_failure(exc: BaseException) -> bool:
             or "database" in str(exc).lower())
 
 
+def _nearly_full(path: Path) -> bool:
+    """Chroma reports a full disk during compaction only as a failed write; the free space tells."""
+    try:
+        return shutil.disk_usage(path).free < FULL_DISK_BYTES
+    except OSError:
+        return False
+
+
 def damaged(path: Path | None, where: str, exc: BaseException) -> IndexStoreError:
     reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if "disk is full" in reason or (path is not None and _nearly_full(path)):
+        return IndexStoreError(f"{path / SQLITE_FILE if path else where}: no space left on device; free some space "
+                               "and run the same command again: it finishes the build, chunks already stored are kept")
+    if os_error_line(exc, path or where) is not None:
+        return IndexStoreError(os_error_line(exc, path or where))
     if path is None:
         return IndexStoreError(f"{where}: the Chroma store failed ({reason})")
     return IndexStoreError(f"{path / SQLITE_FILE}: the index is damaged ({reason}); move {path} away and "
