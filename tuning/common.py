@@ -25,7 +25,8 @@ from tunewise.core.artefacts import check_checkpoint
 from tunewise.core.files import claim_output, folder_mb, mark_output
 from tunewise.core.models import resolve_model
 from tunewise.core.schema import LossPoint, TrainingRun
-from tunewise.tuning.config import TuneConfig
+from tunewise.tuning.config import METHOD_DEFAULTS, TuneConfig
+from tunewise.tuning.guards import divergence_guard, warn_unsafe_settings
 from tunewise.tuning.examples import EpochLengthSampler, PadCollator, encode_classification, encode_sft
 
 # method name -> module with `run(config, progress) -> TrainingRun`; explicit, never discovered.
@@ -109,6 +110,7 @@ def start(config: TuneConfig, preflight: Callable[[TuneConfig, Any], None] | Non
         raise ConfigError("--report-to tensorboard needs the tensorboard package: pip install tensorboard")
     params_b = _params_b(config.model)
     config = config.resolved(params_b)
+    warn_unsafe_settings(config, METHOD_DEFAULTS[config.method].get("lr"))
     device = choose_device(config.device, config.precision)
     if preflight is not None:
         preflight(config, device)
@@ -208,7 +210,7 @@ def train(ctx: Context, model, tokenizer, progress: Callable | None = None, args
     trainer = _trainer_class()(
         model=model, args=args or training_arguments(ctx), train_dataset=train_set, eval_dataset=eval_set,
         data_collator=collator, processing_class=tokenizer,
-        callbacks=[ProgressReporter(collator, progress)] if progress else None,
+        callbacks=[divergence_guard(ctx.config.lr, ctx.out / CHECKPOINTS), *([ProgressReporter(collator, progress)] if progress else [])],
     )
     trainer.remove_callback(PrinterCallback)  # it prints log dicts to stdout, which --json keeps clean
     ctx.eval_loss_before = _evaluate(trainer, eval_set)
