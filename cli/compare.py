@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from tunewise.cli.options import force_option, json_option
+from tunewise.cli.options import force_option, json_option, writing
 from tunewise.cli.render import console, print_json, progress, table
 
 
@@ -34,7 +34,8 @@ def compare(plan: Path, overrides: tuple[str, ...], out: Path, only: str | None,
                 tasks[stage] = bar.add_task(stage, total=total, info="")
             bar.update(tasks[stage], completed=done, total=total)
 
-        results = run_compare(plan, out, force=force, only=names, max_new_tokens=max_new_tokens, progress=report, overrides=overrides)
+        with writing(out, "compare"):
+            results = run_compare(plan, out, force=force, only=names, max_new_tokens=max_new_tokens, progress=report, overrides=overrides)
     if as_json:
         print_json(results)
         return

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from tunewise.core.artefacts import adapter_config, check_adapter_weights
 from tunewise.core.errors import ConfigError, DamagedFileError, ModelError
-from tunewise.core.files import claim_output, mark_output, read_json, staged_dir
+from tunewise.core.files import check_apart, claim_output, mark_output, read_json, staged_dir
 from tunewise.core.models import check_safetensors, load_causal_lm, model_dir
 from tunewise.tuning.head import CLASSIFIER_FILE, load_sequence_classifier, write_classifier_info
 
@@ -17,8 +17,7 @@ def merge_adapter(source: str | Path, out: str | Path, force: bool = False) -> P
     if adapter.get("peft_type") != "LORA":
         raise ConfigError(f"{source}: a {adapter.get('peft_type', 'unknown').lower()} adapter cannot be merged "
                           "into the weights; only LoRA adapters can")
-    if source.resolve() == out.resolve():
-        raise ConfigError(f"{out}: write the merged model to a new folder, not over its adapter")
+    check_apart(out, [source])
     check_adapter_weights(source)
     check_safetensors(source)
     base = _base_model(source, adapter)
