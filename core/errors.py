@@ -7,8 +7,15 @@ import re
 from pathlib import Path
 
 
+# Every character str.splitlines() breaks on, escaped: a message quoting user data stays one line.
+_LINE_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
 class TunewiseError(Exception):
     """A mistake the user can fix; the message is shown as is, on one line."""
+
+    def __init__(self, message: str = ""):
+        super().__init__(str(message).translate(_LINE_BREAKS))
 
 
 class DataError(TunewiseError):
