@@ -41,5 +41,7 @@ def compare(plan: Path, overrides: tuple[str, ...], out: Path, only: str | None,
         return
     header, rows = comparison_rows(results)
     console.print(table(f"{results['task']}: {results['primary_metric']} decides; * = measured winner", header, rows))
+    for name, reason in results.get("failed", {}).items():
+        console.print(f"[red]failed:[/red] {name}: {reason}", highlight=False)
     console.print(f"Recommendation: {results['recommendation']}  (measured winner: {results['winner']})")
     console.print(f"Report: {out / 'report.html'}  (also report.md, results.json, predictions/)")

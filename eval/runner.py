@@ -22,6 +22,7 @@ from tunewise.core.device import rss_mb
 from tunewise.core.errors import ConfigError, DataError, DeviceError, OutputExistsError
 from tunewise.core.files import check_apart, claim_output, mark_output, read_json, write_json
 from tunewise.core.outputs import plan_inputs
+from tunewise.eval.failures import check_any_finished, run_or_record_failure
 from tunewise.core.schema import Plan
 from tunewise.eval import metrics
 from tunewise.eval.approaches import API_PREFIX, SYSTEM_PROMPTS, Built, LLMSystem, Progress, Workspace, rag_messages_for, spec_for
@@ -150,10 +151,14 @@ def run_compare(plan_path: str | Path, out: str | Path, force: bool = False, onl
     for name in inputs.names:
         record = out / "approaches" / f"{name}.json"
         if not record.exists():
-            write_json(record, run_approach(ws, name, inputs))
+            result = run_or_record_failure(lambda: run_approach(ws, name, inputs), out, name)
+            if result is None:
+                continue
+            write_json(record, result)
             gc.collect()
         finished[name] = read_json(record)
-    results = assemble_results(inputs.plan, finished)
+    failures = check_any_finished(out, finished)
+    results = {**assemble_results(inputs.plan, finished), **({"failed": failures} if failures else {})}
     write_report(out, results)
     return results
 

@@ -1,5 +1,6 @@
 """Training that goes wrong stops with the step and the likely cause, keeps the last good checkpoint and
 saves nothing as a result; absurd settings warn before training starts."""
+import json
 import math
 from types import SimpleNamespace
 
@@ -61,3 +62,18 @@ def test_a_checkpoint_with_broken_weights_is_dropped_and_the_last_good_one_kept(
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint-2"]
     with pytest.raises(TrainingDivergedError, match="step 4"):
         guard.on_train_end(None, _state(4), None, model=model)
+
+
+def test_compare_records_a_diverged_approach_as_failed_and_finishes_the_others(tiny_model, tmp_path):
+    from tests.component.test_eval_runner import write_plan
+
+    plan = write_plan(tmp_path, tiny_model, task="classification", approaches=["zero-shot", "lora"],
+                      tuning={"max_steps": 3, "batch_size": 2, "lr": 1e9})
+    out = tmp_path / "out"
+    result = invoke(["compare", str(plan), "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    results = json.loads((out / "results.json").read_text())
+    assert list(results["approaches"]) == ["zero-shot"] and results["winner"] == "zero-shot"
+    assert "training diverged at step" in results["failed"]["lora"]
+    assert "learning rate 1e+09" in results["failed"]["lora"]
+    assert not (out / "approaches" / "lora.json").exists()
