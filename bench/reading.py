@@ -6,7 +6,8 @@ Each measurement runs in a fresh subprocess of the matching code (the main check
 1. assess: `profile_dataset(fast=True)` on a 40,000-record JSONL (about 9 MB).
 2. corpus reading: `load_corpus` on 2,000 markdown documents (about 8 MB).
 3. index build: `build_index` of 200 documents with the bundled MiniLM embedder.
-Run: `flock /tmp/heavy.lock .venv/bin/python -m bench.reading` (about 3 minutes on 2 CPU cores).
+Run: `flock /tmp/heavy.lock .venv/bin/python -m bench.reading` (about 3 minutes on 2 CPU cores);
+`BENCH_REPEATS=3 BENCH_ONLY=assess,corpus` for a short run without the index build.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from pathlib import Path
 
 BEFORE = Path(os.environ.get("TUNEWISE_MAIN", "/work/main"))
 AFTER = Path(__file__).parents[1]
-REPEATS = 5
+REPEATS = int(os.environ.get("BENCH_REPEATS", 5))
 CASES = {
     "assess (40,000 records)": "from tunewise.advisor.assess import profile_dataset as f; args = (DATA,); kw = {'fast': True}",
     "corpus reading (2,000 docs)": "from tunewise.core.data import load_corpus as f; args = (DOCS,); kw = {}",
@@ -65,7 +66,10 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         inputs = make_inputs(Path(tmp))
+        only = os.environ.get("BENCH_ONLY")  # e.g. "assess,corpus" for a short run
         for name, setup in CASES.items():
+            if only and not any(word in name for word in only.split(",")):
+                continue
             times = {"before": [], "after": []}
             for _ in range(REPEATS):
                 for label, tree in (("before", BEFORE), ("after", AFTER)):

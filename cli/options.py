@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from tunewise.core.defaults import DEFAULT_GENERATOR
 from tunewise.core.schema import ApiModel, ModelRef
 
 force_option = click.option("--force", is_flag=True, help="Overwrite an existing output.")
@@ -18,7 +19,7 @@ def writing(out, command: str):
     return output_lock(out, command) if out is not None else nullcontext()
 
 
-def model_options(default: str | None = "smollm2-135m-instruct"):
+def model_options(default: str | None = DEFAULT_GENERATOR):
     """`--model` plus `--api-base`/`--api-key-env`: with `--api-base`, the model is an API model."""
 
     def decorate(func):

@@ -7,7 +7,7 @@ approach that then succeeds leaves the record.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from tunewise.core.errors import TunewiseError
 from tunewise.core.files import read_json, write_json
@@ -15,9 +15,10 @@ from tunewise.tuning.guards import TrainingDivergedError
 
 FAILED_FILE = "failed.json"
 APPROACH_FAILURES = (TrainingDivergedError,)
+T = TypeVar("T")
 
 
-def run_or_record_failure(run: Callable[[], dict[str, Any]], out: Path, name: str) -> dict[str, Any] | None:
+def run_or_record_failure(run: Callable[[], T], out: Path, name: str) -> T | None:
     """`run()`'s result, or None with the reason recorded when the approach failed in itself."""
     failures = read_failures(out)
     try:

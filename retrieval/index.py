@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Callable, Sequence
 from urllib.parse import urlparse
 
+from tunewise.core.defaults import CHUNK_OVERLAP, CHUNK_TOKENS, DEFAULT_EMBEDDER, RAG_K
 from tunewise.core.data import Document
 from tunewise.core.errors import DataError, TunewiseError, os_error_line
 from tunewise.core.files import OUTPUT_MARKER, check_apart, mark_output
 from tunewise.retrieval.embeddings import Embedder
-from tunewise.retrieval.ingest import (
-    DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, SPECIAL_TOKENS, Chunk, Splitter, document_hash, load_documents,
-)
+from tunewise.retrieval.ingest import SPECIAL_TOKENS, Chunk, Splitter, document_hash, load_documents
 
 DEFAULT_COLLECTION = "tunewise"
 SQLITE_FILE = "chroma.sqlite3"
@@ -153,8 +152,8 @@ class ChromaIndex:
         self.client = client
         self.name = collection
         # Defaults fit the embedder: MiniLM gets 200/32, a model reading fewer tokens gets less.
-        self.chunk_tokens = chunk_tokens or min(DEFAULT_CHUNK_TOKENS, embedder.max_tokens - SPECIAL_TOKENS)
-        self.chunk_overlap = chunk_overlap if chunk_overlap is not None else min(DEFAULT_CHUNK_OVERLAP,
+        self.chunk_tokens = chunk_tokens or min(CHUNK_TOKENS, embedder.max_tokens - SPECIAL_TOKENS)
+        self.chunk_overlap = chunk_overlap if chunk_overlap is not None else min(CHUNK_OVERLAP,
                                                                                  self.chunk_tokens // 4)
         self.on_progress = on_progress
         self.where = where or f"collection '{collection}'"
@@ -183,7 +182,13 @@ class ChromaIndex:
         return self._sync(self._existing(), documents)
 
     @store_errors
-    def query(self, text: str, k: int = 4) -> list[Hit]:
+    def is_complete(self) -> bool:
+        """True once a build has finished (an interrupted one is finished by building again)."""
+        col = self._find()
+        return col is not None and bool(col.metadata.get("complete"))
+
+    @store_errors
+    def query(self, text: str, k: int = RAG_K) -> list[Hit]:
         col = self._existing()
         result = col.query(query_embeddings=[self.embedder.embed_query(text)], n_results=k,
                            include=["documents", "metadatas", "distances"])
@@ -273,7 +278,9 @@ class ChromaIndex:
         splitter = Splitter(self.embedder.tokenizer, self.chunk_tokens, self.chunk_overlap, self.embedder.max_tokens)
         chunks = splitter.split_all(changed)
         present = {cid for doc in changed if doc.id in stored for cid in stored[doc.id].ids}
-        embedded = self._write(col, [c for c in chunks if c.id not in present])
+        todo = [c for c in chunks if c.id not in present]
+        self._check_room(todo)
+        embedded = self._write(col, todo)
         keep = {c.id for c in chunks}
         live = {doc.id for doc in documents}
         stale = [cid for doc in changed if doc.id in stored for cid in stored[doc.id].ids if cid not in keep]
@@ -285,6 +292,18 @@ class ChromaIndex:
             col.delete(ids=stale[start:start + DELETE_BATCH])
         col.modify(metadata=self._metadata(True))
         return {**counts, "chunks_embedded": embedded, "chunks_deleted": len(stale), "chunks": col.count()}
+
+    def _check_room(self, chunks: list[Chunk]) -> None:
+        """Refuse up front when the disk cannot hold the chunks: Chroma's Rust core can hang, not fail,
+        when it runs out of space mid-write. The estimate is generous (vectors, text and index overhead)."""
+        if self.path is None or not chunks:
+            return
+        need = sum(len(c.text.encode("utf-8")) * 3 + self.embedder.dim * 4 * 4 + 512 for c in chunks)
+        free = shutil.disk_usage(self.path).free
+        if free < need + FULL_DISK_BYTES:
+            raise IndexStoreError(f"{self.path}: not enough free space for {len(chunks)} chunks (about "
+                                  f"{need / 2**20:.1f} MB needed, {free / 2**20:.1f} MB free); free some space "
+                                  "and run the same command again")
 
     def _write(self, col, chunks: list[Chunk]) -> int:
         """Embed and store in batches, each one its own transaction, so a kill loses one batch at most."""
@@ -299,7 +318,7 @@ class ChromaIndex:
 
 
 def open_index(path: str | Path | None = None, url: str | None = None, collection: str = DEFAULT_COLLECTION,
-               embedder: str | Embedder = "minilm-l6", create: bool = False, **kwargs) -> ChromaIndex:
+               embedder: str | Embedder = DEFAULT_EMBEDDER, create: bool = False, **kwargs) -> ChromaIndex:
     """Open the store first (a missing index fails before the embedder loads), then the embedder."""
     client = open_client(path, url, create=create)
     where = f"{url or path} (collection '{collection}')"
