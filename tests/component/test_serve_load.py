@@ -6,6 +6,7 @@ import json
 import socket
 import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -37,8 +38,21 @@ def _serve(generator, **limits):
     return server
 
 
+@contextmanager
+def gated_server(local, **limits):
+    """A server whose worker is held until the test opens the gate; always opened and shut down."""
+    gated = Gated(local)
+    server = _serve(gated, **limits)
+    try:
+        yield server, gated.gate
+    finally:
+        gated.gate.set()
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture
-def server(request, local):
+def server(local):
     srv = _serve(local)
     yield srv
     srv.shutdown()
@@ -96,53 +110,35 @@ def test_a_client_leaving_mid_stream_leaves_the_server_serving(server, local):
 
 
 def test_a_full_queue_answers_503_with_retry_after(local):
-    gated = Gated(local)
-    server = _serve(gated, max_queue=1, max_batch=1)
-    try:
+    with gated_server(local, max_queue=1, max_batch=1) as (server, gate):
         payload = {"model": "tiny", "messages": CONV, "max_tokens": 4}
         threads, results = _in_threads(2, lambda: _post(server, payload))  # one running, one queued
         status, headers, reply = _post(server, payload)
         assert status == 503 and headers["Retry-After"] == "1" and "busy" in reply["error"]["message"]
-        gated.gate.set()
+        gate.set()
         for thread in threads:
             thread.join(30)
         assert [r[0] for r in results] == [200, 200]
-    finally:
-        gated.gate.set()
-        server.shutdown()
-        server.server_close()
 
 
 def test_a_request_past_its_time_limit_is_504_and_the_next_is_served(local):
-    gated = Gated(local)
-    server = _serve(gated, request_timeout_s=0.5)
-    try:
+    with gated_server(local, request_timeout_s=0.5) as (server, gate):
         status, _, reply = _post(server, {"model": "tiny", "messages": CONV, "max_tokens": 4})
         assert status == 504 and "within 0.5 s" in reply["error"]["message"]
-        gated.gate.set()
+        gate.set()
         time.sleep(0.2)
         assert _post(server, {"model": "tiny", "messages": CONV, "max_tokens": 4})[0] == 200
-    finally:
-        gated.gate.set()
-        server.shutdown()
-        server.server_close()
 
 
 def test_concurrent_requests_are_batched(local):
-    gated = Gated(local)
-    server = _serve(gated, max_batch=4)
-    try:
+    with gated_server(local, max_batch=4) as (server, gate):
         payload = {"model": "tiny", "messages": CONV, "max_tokens": 5}
         threads, results = _in_threads(5, lambda: _post(server, payload))
-        gated.gate.set()
+        gate.set()
         for thread in threads:
             thread.join(30)
         assert all(r[0] == 200 for r in results)
         assert max(server.queue.batches) > 1 and sum(server.queue.batches) == 5
-    finally:
-        gated.gate.set()
-        server.shutdown()
-        server.server_close()
 
 
 def test_connections_beyond_the_cap_are_answered_503_at_once(local):
