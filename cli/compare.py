@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from tunewise.cli.options import force_option, json_option
+from tunewise.cli.options import force_option, json_option, writing
 from tunewise.cli.compare_view import comparison_tables
 from tunewise.cli.progress import CompareProgress
 from tunewise.cli.render import console, print_json, progress
@@ -29,14 +29,17 @@ def compare(plan: Path, overrides: tuple[str, ...], out: Path, only: str | None,
 
     names = [n.strip() for n in only.split(",") if n.strip()] if only else None
     with progress() as bar:
-        results = run_compare(plan, out, force=force, only=names, max_new_tokens=max_new_tokens,
-                              progress=CompareProgress(bar, *planned_phases(plan, names, overrides)),
-                              overrides=overrides)
+        with writing(out, "compare"):
+            results = run_compare(plan, out, force=force, only=names, max_new_tokens=max_new_tokens,
+                                  progress=CompareProgress(bar, *planned_phases(plan, names, overrides)),
+                                  overrides=overrides)
     if as_json:
         print_json(results.model_dump(mode="json"))
         return
     for part in comparison_tables(view(results)):
         console.print(part)
+    for name, reason in results.failed.items():
+        console.print(f"[red]failed:[/red] {name}: {reason}", highlight=False)
     console.print(f"Recommendation: {results.recommendation}  (measured winner: {results.winner})")
     if results.verdict:
         console.print(f"Verdict: {results.verdict['sentence']}", highlight=False)

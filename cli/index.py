@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from tunewise.core.defaults import DEFAULT_EMBEDDER
-from tunewise.cli.options import force_option, json_option
+from tunewise.cli.options import force_option, json_option, writing
 from tunewise.cli.render import console, print_json, progress, table
 
 
@@ -47,7 +47,7 @@ def build(corpus, index_dir, chroma_url, collection, embedder, chunk_tokens, chu
     from tunewise.retrieval.index import build_index
 
     kwargs = index_kwargs(index_dir, chroma_url, collection, embedder)
-    with progress(transient=True) as bar:
+    with writing(index_dir, "index build"), progress(transient=True) as bar:
         counts = build_index(corpus, force=force, chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap,
                              on_progress=_reporter(bar, "Embedding chunks"), **kwargs)
     _render_counts(counts, as_json, "Index built")
@@ -62,7 +62,7 @@ def update(corpus, index_dir, chroma_url, collection, embedder, as_json):
     from tunewise.retrieval.index import update_index
 
     kwargs = index_kwargs(index_dir, chroma_url, collection, embedder)
-    with progress(transient=True) as bar:
+    with writing(index_dir, "index update"), progress(transient=True) as bar:
         counts = update_index(corpus, on_progress=_reporter(bar, "Embedding changes"), **kwargs)
     _render_counts(counts, as_json, "Index updated")
 

@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from tunewise.core.errors import TunewiseError
+from tunewise.core.errors import TunewiseError, os_error_line
 
 # name -> "module:attribute"; a command's module is imported only when that command runs or is listed.
 COMMANDS: dict[str, str] = {
@@ -44,6 +44,11 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except TunewiseError as exc:
             raise click.ClickException(str(exc)) from None
+        except Exception as exc:  # a full disk or an unwritable folder, from whichever layer hit it
+            line = os_error_line(exc)
+            if line is None:
+                raise
+            raise click.ClickException(line) from None
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             ctx.exit(130)

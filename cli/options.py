@@ -10,6 +10,15 @@ force_option = click.option("--force", is_flag=True, help="Overwrite an existing
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON for scripts.")
 
 
+def writing(out, command: str):
+    """Hold the one-writer lock on `out` (see core.lock) for the block; nothing to lock without an output."""
+    from contextlib import nullcontext
+
+    from tunewise.core.lock import output_lock
+
+    return output_lock(out, command) if out is not None else nullcontext()
+
+
 def model_options(default: str | None = DEFAULT_GENERATOR):
     """`--model` plus `--api-base`/`--api-key-env`: with `--api-base`, the model is an API model."""
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from tunewise.core.defaults import DEFAULT_GENERATOR
-from tunewise.cli.options import force_option, json_option
+from tunewise.cli.options import force_option, json_option, writing
 from tunewise.cli.render import console, print_json, progress, table
 
 METHOD_CHOICES = ("lora", "qlora", "full", "prompt-tuning", "head", "dpo")
@@ -83,7 +83,8 @@ def tune(config_path, overrides, force, as_json, **flags) -> None:
                 info += f"  {update.tokens_per_s:,.0f} tok/s"
             bar.update(task, completed=update.step, total=update.total or None, info=info)
 
-        result = run(config, report)
+        with writing(config.out, "tune"):
+            result = run(config, report)
     if as_json:
         print_json(result.model_dump(mode="json"))
         return
@@ -144,5 +145,6 @@ def export(source: Path, out: Path, merge: bool, force: bool) -> None:
 
     with progress(transient=True) as bar:
         bar.add_task("merging", total=None, info=str(source))
-        folder = merge_adapter(source, out, force)
+        with writing(out, "export"):
+            folder = merge_adapter(source, out, force)
     console.print(f"Merged model written to {folder}")

@@ -20,6 +20,8 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: file not found")
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder, not a YAML file")
     try:
         text = read_capped(path, what="record").decode("utf-8")
     except UnicodeDecodeError:

@@ -49,7 +49,7 @@ def check_regular(path: Path) -> os.stat_result:
     except OSError as exc:
         raise DataError(path, f"cannot be read ({exc.strerror})") from None
     if stat.S_ISDIR(info.st_mode):
-        raise DataError(path, "is a folder, not a data file (.jsonl, .json or .csv)")
+        raise DataError(path, "is a folder, not a file")
     kind = special_kind(info.st_mode)
     if kind is not None or not stat.S_ISREG(info.st_mode):
         raise DataError(path, f"is a {kind or 'special file'}, not a regular file; tunewise reads only regular files")

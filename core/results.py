@@ -55,6 +55,7 @@ class Comparison(Record):
     recommendation: str
     advisor: dict[str, Any]
     disagreement: list[str] = Field(default_factory=list)
+    failed: dict[str, str] = Field(default_factory=dict)   # approach -> why it failed (its training diverged)
     verdict: dict[str, Any] | None = None
     predicted_vs_measured: list[dict[str, Any]] | None = None   # the plan's pilot predictions beside the measurements
     machine: dict[str, Any]

@@ -11,6 +11,7 @@ from tunewise.core import registry
 from tunewise.core.defaults import DEFAULT_EMBEDDER, DEFAULT_GENERATOR
 from tunewise.core.errors import ConfigError, TunewiseError
 from tunewise.core.files import atomic_write_text
+from tunewise.core.reading import read_capped
 
 TASKS = ("classification", "extraction", "generation", "qa", "style")
 Task = Literal["classification", "extraction", "generation", "qa", "style"]
@@ -35,13 +36,13 @@ class Record(BaseModel):
     def load(cls, path: str | Path):
         path = Path(path)
         try:
-            return cls.model_validate(json.loads(path.read_text(encoding="utf-8")))
+            return cls.model_validate(json.loads(read_capped(path, what="record").decode("utf-8")))
         except FileNotFoundError:
             raise ConfigError(f"{path}: file not found") from None
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})") from None
-        except (UnicodeDecodeError, RecursionError, IsADirectoryError) as exc:
-            problem = {UnicodeDecodeError: "not UTF-8 text", RecursionError: "nested too deeply"}.get(type(exc), "is a folder")
+        except (UnicodeDecodeError, RecursionError) as exc:
+            problem = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else "nested too deeply"
             raise ConfigError(f"{path}: invalid JSON ({problem})") from None
         except ValidationError as exc:
             raise ConfigError(f"{path}: {describe_validation_error(exc)}") from None

@@ -124,9 +124,9 @@ def _device():
 
 
 def start_router_server(router_path: str | Path, host: str = "127.0.0.1", port: int = 8000,
-                        token: str | None = None, log: Log | None = None, embedder=None):
+                        token: str | None = None, log: Log | None = None, embedder=None, limits=None):
     """The chat server of retrieval/serve.py with the routed backend in place of one model."""
-    from tunewise.retrieval.serve import start_server
+    from tunewise.retrieval.serve import Limits, start_server
 
-    return start_server(SERVED_NAME, host=host, port=port, token=token,
+    return start_server(SERVED_NAME, host=host, port=port, token=token, limits=limits or Limits(),
                         backend=lambda: load_backend(router_path, embedder=embedder, log=log))

@@ -28,6 +28,7 @@ from tunewise.core.errors import ConfigError, DataError, DeviceError, OutputExis
 from tunewise.core.files import check_apart, claim_output, mark_output, read_json, write_json
 from tunewise.core.outputs import plan_inputs
 from tunewise.core.results import ApproachResult, Comparison
+from tunewise.eval.failures import check_any_finished, run_or_record_failure
 from tunewise.core.schema import Plan
 from tunewise.eval import metrics
 from tunewise.eval.checks import drift, forgetting
@@ -159,12 +160,16 @@ def run_compare(plan_path: str | Path, out: str | Path, force: bool = False, onl
         if path.exists():
             finished[name] = ApproachResult.load(path)
             ws.progress(f"{name}: reused", 1, 1)
-        else:
-            finished[name] = run_approach(ws, name, inputs)
-            finished[name].save(path)
+            continue
+        result = run_or_record_failure(lambda: run_approach(ws, name, inputs), out, name)
+        if result is not None:
+            finished[name] = result
+            result.save(path)
             gc.collect()
     ws.progress("compare", len(inputs.names), len(inputs.names))
-    results = judge_comparison(out, inputs.plan, assemble_results(inputs.plan, finished))
+    failures = check_any_finished(out, finished)
+    results = assemble_results(inputs.plan, finished).model_copy(update={"failed": failures})
+    results = judge_comparison(out, inputs.plan, results)
     write_report(out, results)
     return results
 

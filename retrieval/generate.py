@@ -132,8 +132,9 @@ class LocalGenerator:
 
 
 def _with_adapter(model, adapter: Path):
-    if not (adapter / "adapter_config.json").is_file():
-        raise ModelError(f"{adapter}: not a PEFT adapter folder (no adapter_config.json)")
+    from tunewise.core.artefacts import check_adapter_folder
+
+    check_adapter_folder(adapter)
     check_safetensors(adapter)
     from peft import PeftModel
 

@@ -10,6 +10,7 @@ opens.
 from __future__ import annotations
 
 import functools
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -17,7 +18,7 @@ from urllib.parse import urlparse
 
 from tunewise.core.defaults import CHUNK_OVERLAP, CHUNK_TOKENS, DEFAULT_EMBEDDER, RAG_K
 from tunewise.core.data import Document
-from tunewise.core.errors import DataError, TunewiseError
+from tunewise.core.errors import DataError, TunewiseError, os_error_line
 from tunewise.core.files import OUTPUT_MARKER, check_apart, mark_output
 from tunewise.retrieval.embeddings import Embedder
 from tunewise.retrieval.ingest import SPECIAL_TOKENS, Chunk, Splitter, document_hash, load_documents
@@ -26,6 +27,7 @@ DEFAULT_COLLECTION = "tunewise"
 SQLITE_FILE = "chroma.sqlite3"
 READ_PAGE = 5000
 DELETE_BATCH = 1000
+FULL_DISK_BYTES = 4 * 2**20   # less free space than this when a write fails: the disk is full
 WRITE_BATCHES = 4        # embedder batches per stored batch: fewer, larger writes, still fine-grained progress
 
 Progress = Callable[[int, int], None]   # (chunks done so far, chunks to embed in all)
@@ -62,8 +64,21 @@ def _is_store_failure(exc: BaseException) -> bool:
             or "database" in str(exc).lower())
 
 
+def _nearly_full(path: Path) -> bool:
+    """Chroma reports a full disk during compaction only as a failed write; the free space tells."""
+    try:
+        return shutil.disk_usage(path).free < FULL_DISK_BYTES
+    except OSError:
+        return False
+
+
 def damaged(path: Path | None, where: str, exc: BaseException) -> IndexStoreError:
     reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if "disk is full" in reason or (path is not None and _nearly_full(path)):
+        return IndexStoreError(f"{path / SQLITE_FILE if path else where}: no space left on device; free some space "
+                               "and run the same command again: it finishes the build, chunks already stored are kept")
+    if os_error_line(exc, path or where) is not None:
+        return IndexStoreError(os_error_line(exc, path or where))
     if path is None:
         return IndexStoreError(f"{where}: the Chroma store failed ({reason})")
     return IndexStoreError(f"{path / SQLITE_FILE}: the index is damaged ({reason}); move {path} away and "
@@ -166,6 +181,7 @@ class ChromaIndex:
         """Bring the collection in step with `documents`: embed only what was added or changed."""
         return self._sync(self._existing(), documents)
 
+    @store_errors
     def is_complete(self) -> bool:
         """True once a build has finished (an interrupted one is finished by building again)."""
         col = self._find()
@@ -276,7 +292,9 @@ class ChromaIndex:
         splitter = Splitter(self.embedder.tokenizer, self.chunk_tokens, self.chunk_overlap, self.embedder.max_tokens)
         chunks = splitter.split_all(changed)
         present = {cid for doc in changed if doc.id in stored for cid in stored[doc.id].ids}
-        embedded = self._write(col, [c for c in chunks if c.id not in present])
+        todo = [c for c in chunks if c.id not in present]
+        self._check_room(todo)
+        embedded = self._write(col, todo)
         keep = {c.id for c in chunks}
         live = {doc.id for doc in documents}
         stale = [cid for doc in changed if doc.id in stored for cid in stored[doc.id].ids if cid not in keep]
@@ -288,6 +306,18 @@ class ChromaIndex:
             col.delete(ids=stale[start:start + DELETE_BATCH])
         col.modify(metadata=self._metadata(True))
         return {**counts, "chunks_embedded": embedded, "chunks_deleted": len(stale), "chunks": col.count()}
+
+    def _check_room(self, chunks: list[Chunk]) -> None:
+        """Refuse up front when the disk cannot hold the chunks: Chroma's Rust core can hang, not fail,
+        when it runs out of space mid-write. The estimate is generous (vectors, text and index overhead)."""
+        if self.path is None or not chunks:
+            return
+        need = sum(len(c.text.encode("utf-8")) * 3 + self.embedder.dim * 4 * 4 + 512 for c in chunks)
+        free = shutil.disk_usage(self.path).free
+        if free < need + FULL_DISK_BYTES:
+            raise IndexStoreError(f"{self.path}: not enough free space for {len(chunks)} chunks (about "
+                                  f"{need / 2**20:.1f} MB needed, {free / 2**20:.1f} MB free); free some space "
+                                  "and run the same command again")
 
     def _write(self, col, chunks: list[Chunk]) -> int:
         """Embed and store in batches, each one its own transaction, so a kill loses one batch at most."""

@@ -21,10 +21,12 @@ from tunewise.core.config import save_config
 from tunewise.core.data import Dataset, check_eval_labels, file_sha256, load_dataset
 from tunewise.core.device import peak_rss_mb, rss_mb
 from tunewise.core.errors import ConfigError, DataError
+from tunewise.core.artefacts import check_checkpoint
 from tunewise.core.files import claim_output, folder_mb, mark_output
 from tunewise.core.models import resolve_model
 from tunewise.core.schema import LossPoint, TrainingRun
-from tunewise.tuning.config import TuneConfig
+from tunewise.tuning.config import METHOD_DEFAULTS, TuneConfig
+from tunewise.tuning.guards import divergence_guard, warn_unsafe_settings
 from tunewise.tuning.examples import EpochLengthSampler, PadCollator, encode_classification, encode_sft
 
 # method name -> module with `run(config, progress) -> TrainingRun`; explicit, never discovered.
@@ -111,6 +113,7 @@ def start(config: TuneConfig, preflight: Callable[[TuneConfig, Any], None] | Non
         raise ConfigError("--report-to tensorboard needs the tensorboard package: pip install tensorboard")
     params_b = _params_b(config.model)
     config = config.resolved(params_b)
+    warn_unsafe_settings(config, METHOD_DEFAULTS[config.method].get("lr"))
     device = choose_device(config.device, config.precision)
     if preflight is not None:
         preflight(config, device)
@@ -148,6 +151,7 @@ def _claim(config: TuneConfig, out: Path) -> None:
         raise ConfigError(f"{out}: this run already completed; there is nothing to resume")
     if last_checkpoint(out) is None:
         raise ConfigError(f"{out}: no checkpoint to resume from; start the run again without --resume")
+    check_checkpoint(last_checkpoint(out))
 
 
 def tuning_inputs(config: TuneConfig) -> list:
@@ -209,7 +213,7 @@ def train(ctx: Context, model, tokenizer, progress: Callable | None = None, args
     trainer = _trainer_class()(
         model=model, args=args or training_arguments(ctx), train_dataset=train_set, eval_dataset=eval_set,
         data_collator=collator, processing_class=tokenizer,
-        callbacks=[ProgressReporter(collator, progress)] if progress else None,
+        callbacks=[divergence_guard(ctx.config.lr, ctx.out / CHECKPOINTS), *([ProgressReporter(collator, progress)] if progress else [])],
     )
     trainer.remove_callback(PrinterCallback)  # it prints log dicts to stdout, which --json keeps clean
     ctx.eval_loss_before = _evaluate(trainer, eval_set)

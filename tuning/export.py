@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tunewise.core.errors import ConfigError, ModelError
-from tunewise.core.files import claim_output, mark_output, read_json, staged_dir
+from tunewise.core.artefacts import adapter_config, check_adapter_weights
+from tunewise.core.errors import ConfigError, DamagedFileError, ModelError
+from tunewise.core.files import check_apart, claim_output, mark_output, read_json, staged_dir
 from tunewise.core.models import check_safetensors, load_causal_lm, model_dir
 from tunewise.tuning.head import CLASSIFIER_FILE, load_sequence_classifier, write_classifier_info
 
@@ -12,12 +13,12 @@ from tunewise.tuning.head import CLASSIFIER_FILE, load_sequence_classifier, writ
 def merge_adapter(source: str | Path, out: str | Path, force: bool = False) -> Path:
     """Merge the LoRA adapter at `source` into its base model and save it (with tokenizer) at `out`."""
     source, out = Path(source), Path(out)
-    adapter = _adapter_config(source)
+    adapter = adapter_config(source)
     if adapter.get("peft_type") != "LORA":
         raise ConfigError(f"{source}: a {adapter.get('peft_type', 'unknown').lower()} adapter cannot be merged "
                           "into the weights; only LoRA adapters can")
-    if source.resolve() == out.resolve():
-        raise ConfigError(f"{out}: write the merged model to a new folder, not over its adapter")
+    check_apart(out, [source])
+    check_adapter_weights(source)
     check_safetensors(source)
     base = _base_model(source, adapter)
     claim_output(out, force, (source, base))
@@ -38,20 +39,17 @@ def merge_adapter(source: str | Path, out: str | Path, force: bool = False) -> P
     return out
 
 
-def _adapter_config(source: Path) -> dict:
-    path = source / "adapter_config.json"
-    if not source.is_dir():
-        raise ModelError(f"{source}: adapter folder not found")
-    if not path.is_file():
-        raise ModelError(f"{source}: not a peft adapter folder (no adapter_config.json)")
-    return read_json(path)
 
 
 def _base_model(source: Path, adapter: dict) -> str:
     """The base the adapter was trained on: the tunewise model name in run.json, else peft's record."""
     run = source / "run.json"
     if run.is_file():
-        return model_dir(read_json(run)["model"])
+        record = read_json(run)
+        model = record.get("model") if isinstance(record, dict) else None
+        if not isinstance(model, str):
+            raise DamagedFileError(run, "run.json does not name the model it tuned")
+        return model_dir(model)
     base = adapter.get("base_model_name_or_path")
     if not base:
         raise ModelError(f"{source}: adapter_config.json does not name its base model")

@@ -97,13 +97,11 @@ def test_absurd_nesting_in_plans_and_answers(tmp_path, name, body):
 
 @pytest.fixture
 def corpus(tmp_path):
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "a.md").write_text("alpha")
-    secret = tmp_path / "secret"
-    secret.mkdir()
-    (secret / "passwd").write_text("root:x:0:0")
-    return docs
+    """A corpus folder with one document, beside a folder of secrets that links may point into."""
+    for path, text in {"docs/a.md": "alpha", "secret/passwd": "root:x:0:0"}.items():
+        (tmp_path / path).parent.mkdir(exist_ok=True)
+        (tmp_path / path).write_text(text)
+    return tmp_path / "docs"
 
 
 def _assess_corpus(tmp_path, docs, *flags):

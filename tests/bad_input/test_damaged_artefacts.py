@@ -40,3 +40,75 @@ def test_damaged_index_sqlite_is_named(built_index, tmp_path, damage, command):
     args = [a.format(docs=root / "docs", qa=qa) for a in command]
     result = invoke([*args, "--index", str(index), "--embedder", str(embedder)])
     assert_clean_failure(result, str(index / "chroma.sqlite3"), "the index is damaged", "index build")
+
+
+@pytest.fixture(scope="module")
+def adapter(tmp_path_factory):
+    """A real LoRA adapter on the tiny model, saved by peft."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from tests.fakes import build_tiny_llama
+
+    root = tmp_path_factory.mktemp("adapter")
+    base = build_tiny_llama(root / "tiny")
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(base), LoraConfig(r=2, target_modules=["q_proj"]))
+    model.save_pretrained(root / "lora", safe_serialization=True)
+    return root / "lora"
+
+
+WEIGHTS = "adapter_model.safetensors"
+ADAPTER_DAMAGE = {
+    "weights truncated": (lambda a: (a / WEIGHTS).write_bytes((a / WEIGHTS).read_bytes()[:-64]), WEIGHTS),
+    "weights cut to the header": (lambda a: (a / WEIGHTS).write_bytes((a / WEIGHTS).read_bytes()[:40]), WEIGHTS),
+    "weights empty": (lambda a: (a / WEIGHTS).write_bytes(b""), WEIGHTS),
+    "weights missing": (lambda a: (a / WEIGHTS).unlink(), "no weights file"),
+    "config nonsense": (lambda a: (a / "adapter_config.json").write_text("[1, 2]"), "adapter_config.json"),
+    "config broken": (lambda a: (a / "adapter_config.json").write_text('{"peft_type": "LO'), "adapter_config.json:1"),
+    "run.json nonsense": (lambda a: (a / "run.json").write_text('{"method": "lora"}'), "run.json"),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(ADAPTER_DAMAGE))
+def test_damaged_adapter_is_named(adapter, tmp_path, damage):
+    broken = tmp_path / "lora"
+    shutil.copytree(adapter, broken)
+    apply, fragment = ADAPTER_DAMAGE[damage]
+    apply(broken)
+    result = invoke(["export", str(broken), "--out", str(tmp_path / "merged"), "--merge"])
+    assert_clean_failure(result, fragment, "damaged")
+    assert not (tmp_path / "merged").exists()
+
+
+def test_damaged_adapter_is_named_before_generation(adapter, tmp_path):
+    from tunewise.core.errors import DamagedFileError
+    from tunewise.retrieval.generate import make_generator
+
+    broken = tmp_path / "lora"
+    shutil.copytree(adapter, broken)
+    ADAPTER_DAMAGE["weights truncated"][0](broken)
+    base = json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"]
+    with pytest.raises(DamagedFileError, match="truncated safetensors"):
+        make_generator(base, adapter=broken)
+
+
+@pytest.mark.parametrize("files, fragment", [
+    ({"trainer_state.json": '{"global_step": 2}'}, "missing optimizer.pt, scheduler.pt"),
+    ({"trainer_state.json": "{", "optimizer.pt": "", "scheduler.pt": ""}, "trainer_state.json:1"),
+    ({"trainer_state.json": "[]", "optimizer.pt": "", "scheduler.pt": ""}, "not a trainer state"),
+    ({"trainer_state.json": '{"global_step": 2}', "optimizer.pt": "", "scheduler.pt": ""}, "no weights file"),
+    ({"trainer_state.json": '{"global_step": 2}', "optimizer.pt": "", "scheduler.pt": "",
+      WEIGHTS: "\x10\x00\x00\x00\x00\x00\x00\x00{}"}, "header runs past the end"),
+])
+def test_damaged_checkpoint_is_named_before_resuming(tiny_model, tmp_path, files, fragment):
+    out = tmp_path / "run"
+    checkpoint = out / "checkpoints" / "checkpoint-2"
+    checkpoint.mkdir(parents=True)
+    for name, text in files.items():
+        (checkpoint / name).write_text(text)
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"prompt": "hi", "completion": "hello"}\n' * 3)
+    result = invoke(["tune", "--model", str(tiny_model), "--train", str(data), "--out", str(out), "--resume",
+                     "--max-steps", "4"])
+    assert_clean_failure(result, "checkpoint-2", fragment, "damaged")
+    assert sorted(p.name for p in checkpoint.iterdir()) == sorted(files)
