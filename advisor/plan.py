@@ -63,6 +63,9 @@ def plan_approaches(rec: Recommendation, has_corpus: bool, is_api: bool,
             continue
         if spec.retrieves and not has_corpus:
             notes.append(f"{name} left out of the plan: no --corpus was given to index.")
+        elif "predictions" in spec.needs:
+            notes.append(f"{name} left out of the plan: it routes among a comparison's approaches; add it "
+                         "last to the plan's approaches to score it beside them.")
         elif "preferences" in spec.needs and not has_preferences:
             notes.append(f"{name} left out of the plan: add `preferences: FILE` (prompt, chosen, rejected pairs) "
                          f"and `{name}` to its approaches to compare it.")

@@ -3,6 +3,8 @@ and validates a typed answer. The terminal loop (cli/advise.py) and the command'
 so a flag, an answers file and an interactive answer are read the same way."""
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -58,6 +60,8 @@ class Question:
         except ValueError:
             none = " (or none)" if self.optional else ""
             raise ValueError(f"expected a number{none}, got '{raw}'") from None
+        if not math.isfinite(number):
+            raise ValueError(f"expected a finite number, got '{raw}'")
         if self.kind == "int":
             if number != int(number):
                 raise ValueError(f"expected a whole number, got '{raw}'")

@@ -17,7 +17,7 @@ from typing import Any, Callable, Literal
 from tunewise.core.errors import ConfigError
 
 Kind = Literal["in-context", "retrieval", "tuned"]
-NEEDS = frozenset({"labels", "corpus", "weights", "gpu", "preferences"})
+NEEDS = frozenset({"labels", "corpus", "weights", "gpu", "preferences", "predictions"})
 # What the advisor's rules key on (advisor/rules.py). An approach may carry any of them:
 TRAITS = frozenset({
     "baseline",        # the reference every other approach must beat; always compared first

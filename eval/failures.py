@@ -1,8 +1,8 @@
 """Approaches that fail for a reason about the approach itself (its training diverged) are recorded as
 failed, with that reason, so the comparison finishes the other approaches and reports the failure.
 
-The record is `approaches/failed.json` ({name: reason}); a rerun retries a failed approach, and an
-approach that then succeeds leaves the record.
+The record is OUT/failed.json ({name: reason}; beside approaches/, where it would read as one); a rerun
+retries a failed approach, and an approach that then succeeds leaves the record.
 """
 from __future__ import annotations
 
@@ -24,15 +24,15 @@ def run_or_record_failure(run: Callable[[], T], out: Path, name: str) -> T | Non
     try:
         result = run()
     except APPROACH_FAILURES as exc:
-        write_json(out / "approaches" / FAILED_FILE, {**failures, name: str(exc)})
+        write_json(out / FAILED_FILE, {**failures, name: str(exc)})
         return None
     if name in failures:
-        write_json(out / "approaches" / FAILED_FILE, {k: v for k, v in failures.items() if k != name})
+        write_json(out / FAILED_FILE, {k: v for k, v in failures.items() if k != name})
     return result
 
 
 def read_failures(out: Path) -> dict[str, str]:
-    path = Path(out) / "approaches" / FAILED_FILE
+    path = Path(out) / FAILED_FILE
     return read_json(path) if path.is_file() else {}
 
 

@@ -2,7 +2,7 @@
 tie-break order. Adding an approach is one module plus one line below."""
 from tunewise.core.registry import register
 from tunewise.eval.approaches import (
-    dpo, few_shot, few_shot_opt, full, head, lora, prompt_tuning, qlora, rag, rag_lora, zero_shot,
+    dpo, few_shot, few_shot_opt, full, head, lora, prompt_tuning, qlora, rag, rag_lora, router, zero_shot,
 )
 
 register(zero_shot.SPEC, zero_shot.build)
@@ -16,3 +16,4 @@ register(head.SPEC, head.build)
 register(rag_lora.SPEC, rag_lora.build)
 register(few_shot_opt.SPEC, few_shot_opt.build)
 register(dpo.SPEC, dpo.build)
+register(router.SPEC, router.build)

@@ -234,3 +234,38 @@ def test_a_killed_backend_falls_back_to_the_most_robust_route(cls_router, served
     text, meta = _ask(server, "Where is my bag?")
     assert meta == {"route": "zero-shot", "fallback_from": api.name} and text
     assert any(f"route {api.name} failed" in line and "falling back to zero-shot" in line for line in logs)
+
+
+def test_router_as_an_approach_of_compare_is_scored_out_of_fold(tiny_model, tmp_path):
+    """`router` listed last in a plan: its rows are the out-of-fold routed answers, in the same table."""
+    import yaml
+
+    from tunewise.eval.router import score_router_out_of_fold
+    from tunewise.eval.runner import run_compare
+
+    examples = Path(__file__).parents[2] / "examples"
+    plan = {"task": "classification", "model": str(tiny_model), "train": str(examples / "tickets-train.jsonl"),
+            "eval": str(examples / "tickets-eval.jsonl"), "limit_eval": 12,
+            "approaches": ["zero-shot", "head", "router"], "tuning": {"max_steps": 2, "batch_size": 2}}
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump(plan))
+    results = run_compare(path, tmp_path / "out", max_new_tokens=2)
+    rows = [json.loads(line) for line in (tmp_path / "out" / "predictions" / "router.jsonl").read_text().splitlines()]
+    routed = {r["id"]: r for r in score_router_out_of_fold(tmp_path / "out")}
+    assert [r["prediction"] for r in rows] == [routed[r["id"]]["prediction"] for r in rows]
+    accuracy = sum(r["prediction"] == r["reference"] for r in rows) / len(rows)
+    assert results.approaches["router"].metrics["accuracy"] == pytest.approx(accuracy, abs=1e-4)
+    assert results.verdict and any(d["approach"] == "router" for d in results.verdict["differences"])
+
+
+def test_router_must_come_last_in_a_plan(tiny_model, tmp_path):
+    from tunewise.core.errors import ConfigError
+    from tunewise.eval.runner import validate
+
+    examples = Path(__file__).parents[2] / "examples"
+    path = tmp_path / "plan.yaml"
+    path.write_text(json.dumps({"task": "classification", "model": str(tiny_model),
+                                "train": str(examples / "tickets-train.jsonl"),
+                                "eval": str(examples / "tickets-eval.jsonl"), "approaches": ["router", "zero-shot"]}))
+    with pytest.raises(ConfigError, match="list it last"):
+        validate(path)
