@@ -289,7 +289,7 @@ def routing_verdict(frontier: list[Point], singles: list[Point], run: RunTable, 
     best = max(singles, key=lambda s: (s.quality, -s.cost_ms))
     n = len(run.quality)
     wins = [r for r in frontier if r.quality > mixed_quality(singles, r.cost_ms) + QUALITY_MARGIN
-            or r.cost_ms < mixed_cost(singles, r.quality) * (1 - COST_MARGIN)]
+            or r.cost_ms < mixed_cost(singles, min(r.quality, best.quality)) * (1 - COST_MARGIN)]
     if not wins:
         dominant = all(best.cost_ms <= s.cost_ms for s in singles)
         why = "is both the best and the cheapest approach, and no router point beats it" if dominant else \

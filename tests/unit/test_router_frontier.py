@@ -6,7 +6,7 @@ import pytest
 
 from tunewise.core.errors import TunewiseError
 from tunewise.eval.router import (
-    RunTable, _point, choose_routes, most_robust, oracle, pick_operating_point, routing_verdict, sweep,
+    Point, RunTable, _point, choose_routes, mixed_quality, most_robust, oracle, pick_operating_point, routing_verdict, sweep,
 )
 
 
@@ -54,6 +54,18 @@ def test_a_router_that_predicts_nothing_useful_does_not_pay():
     _, (winner, text) = verdict(run, np.zeros((10, 2)))      # no idea which is right: always the cheaper
     assert winner is None and "dear (0.600 at 100 ms per answer) is the best approach" in text
     assert "no router point beats sending requests to the approaches at random" in text
+
+
+def test_a_hair_better_and_a_little_cheaper_is_not_paying():
+    """The built-in QA run's case: rag's quality plus 0.0004 at 4% less cost is inside the margins
+    (0.005 quality above the random-mix line, 5% cost below it), so it is noise, not a win."""
+    run = table([[0, 0]] * 34, [[341, 21291]] * 34)
+    singles = [Point(name="lora", quality=0.088, cost_ms=341.4, shares={"lora": 1.0}),
+               Point(name="rag", quality=0.122, cost_ms=21291, shares={"rag": 1.0})]
+    router = Point(name="router", quality=0.1224, cost_ms=20365, shares={"lora": 0.06, "rag": 0.94}, tradeoff=0.0)
+    assert mixed_quality(singles, router.cost_ms) == pytest.approx(0.088 + 0.034 * (20365 - 341.4) / (21291 - 341.4))
+    winner, text = routing_verdict([router], singles, run, np.zeros((34, 2)), [341, 21291], np.zeros(34), 0)
+    assert winner is None and "rag (0.122 at 21291 ms per answer) is the best approach" in text
 
 
 def test_operating_point_options():
