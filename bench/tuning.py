@@ -45,13 +45,13 @@ def throughput(data: Path, out: Path, steps: int, batch: int, seq: int) -> dict:
     from transformers import Trainer, TrainingArguments
 
     from tunewise.core.models import load_causal_lm
-    from tunewise.tuning import common, lora
+    from tunewise.tuning import common, context, lora
     from tunewise.tuning.config import TuneConfig
     from tunewise.tuning.examples import PadCollator
 
     config = TuneConfig(method="lora", model=MODEL, train=data, out=out / "ours", max_steps=steps,
                         batch_size=batch, max_seq_len=seq, save_steps=10_000, device="cpu", lr=2e-4)
-    ctx = common.start(config)
+    ctx = context.start(config)
     model, tokenizer = lora.setup(ctx)
     common.train(ctx, model, tokenizer)
     ours = {"tokens": ctx.train_tokens, "seconds": ctx.train_seconds, "padding": ctx.padding_fraction}

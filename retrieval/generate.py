@@ -86,12 +86,11 @@ class LocalGenerator:
         The scored tokens are everything the chat template adds after the generation prompt, so the
         end-of-turn token counts too: "pos" and "positive" are then told apart.
         """
+        from tunewise.retrieval.scoring import score_after_shared_prompt
+
         prompt_ids = self._ids(self.render(conversation))
         rows = [self._reply_ids(conversation, prompt_ids, text) for text in continuations]
-        scores: list[tuple[float, int]] = []
-        for start in range(0, len(rows), self.batch_size):
-            scores.extend(self._score_batch(prompt_ids, rows[start:start + self.batch_size]))
-        return scores
+        return score_after_shared_prompt(self.model, prompt_ids, rows, self.tokenizer.pad_token_id, self.batch_size)
 
     def _reply_ids(self, conversation: Conversation, prompt_ids: list[int], text: str) -> list[int]:
         full = self.tokenizer.apply_chat_template(conversation + [{"role": "assistant", "content": text}],
@@ -101,29 +100,6 @@ class LocalGenerator:
         if ids[:len(prompt_ids)] == prompt_ids:
             return ids[len(prompt_ids):]
         return self._ids(full[len(self.render(conversation)):])
-
-    def _score_batch(self, prompt_ids: list[int], replies: list[list[int]]) -> list[tuple[float, int]]:
-        import torch
-
-        width = len(prompt_ids) + max(len(r) for r in replies)
-        pad = self.tokenizer.pad_token_id
-        ids = torch.full((len(replies), width), pad, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for i, reply in enumerate(replies):
-            row = prompt_ids + reply
-            ids[i, :len(row)] = torch.tensor(row)
-            mask[i, :len(row)] = 1
-        with torch.inference_mode():
-            logits = self.model(input_ids=ids.to(self.model.device), attention_mask=mask.to(self.model.device)).logits
-        # PEFT prompt tuning prepends rows for its virtual tokens; keep one row per input token.
-        logits = logits[:, -width:]
-        logprobs = torch.log_softmax(logits.float(), dim=-1)
-        out = []
-        for i, reply in enumerate(replies):
-            positions = torch.arange(len(prompt_ids) - 1, len(prompt_ids) + len(reply) - 1)
-            picked = logprobs[i, positions, torch.tensor(reply)]
-            out.append((float(picked.sum()), len(reply)))
-        return out
 
     def _ids(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
 
 def run_tuning(config: "TuneConfig", progress: Callable | None = None) -> "TrainingRun":
     """Train `config.method` (lora, qlora, full, prompt-tuning, head); writes OUT/run.json and returns it."""
-    from tunewise.tuning.common import run_tuning as run
+    from tunewise.tuning.registry import run_tuning as run
 
     return run(config, progress)
 

@@ -49,6 +49,8 @@ class TuneConfig(Record):
     lora_r: int | None = Field(default=None, gt=0)
     lora_alpha: int | None = Field(default=None, gt=0)
     lora_dropout: float = Field(default=0.05, ge=0, lt=1)
+    packing: bool = True
+    gradient_checkpointing: bool = False
     target_modules: list[str] | str = "all-linear"
     train_top_layers: int | None = Field(default=None, gt=0)
     num_virtual_tokens: int = Field(default=16, gt=0)

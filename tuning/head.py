@@ -13,7 +13,7 @@ from tunewise.core.errors import ModelError
 from tunewise.core.files import read_json, write_json
 from tunewise.core.models import check_safetensors, load_policy, load_tokenizer, model_dir
 from tunewise.core.schema import TrainingRun
-from tunewise.tuning import common
+from tunewise.tuning import artefacts, common, context
 from tunewise.tuning.config import TuneConfig
 
 CLASSIFIER_FILE = "classifier.json"   # label mapping and how to rebuild the model, beside the weights
@@ -21,16 +21,16 @@ HEAD_WEIGHTS = "head.safetensors"
 
 
 def run(config: TuneConfig, progress: Callable | None = None) -> TrainingRun:
-    ctx = common.start(config)
+    ctx = context.start(config)
     try:
         model, tokenizer = setup(ctx)
         trainer, collator = common.train(ctx, model, tokenizer, progress)
-        return common.finish(ctx, trainer, collator, lambda folder: save(ctx, trainer.model, tokenizer, folder))
+        return artefacts.finish(ctx, trainer, collator, lambda folder: save(ctx, trainer.model, tokenizer, folder))
     finally:
-        common.cleanup(ctx)
+        artefacts.cleanup(ctx)
 
 
-def setup(ctx: common.Context):
+def setup(ctx: context.Context):
     from transformers import set_seed
 
     set_seed(ctx.config.seed)
@@ -40,7 +40,7 @@ def setup(ctx: common.Context):
     return model, tokenizer
 
 
-def save(ctx: common.Context, model, tokenizer, folder: Path) -> None:
+def save(ctx: context.Context, model, tokenizer, folder: Path) -> None:
     from safetensors.torch import save_file
 
     head = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items() if k.startswith("score.")}
