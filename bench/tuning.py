@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
+from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,11 +40,10 @@ def make_data(folder: Path, n: int = 96, seed: int = 0) -> Path:
 
 
 def throughput(data: Path, out: Path, steps: int, batch: int, seq: int) -> dict:
-    """Train `steps` LoRA steps both ways; real tokens/s and padding fraction of each."""
-    from peft import LoraConfig, get_peft_model
-    from transformers import Trainer, TrainingArguments
+    """Train `steps` LoRA steps three ways in this process: tunewise's path, and plain Trainer + peft
+    with the usual pad-to-longest collator (realistic) and padded to max-seq-len (padding-heavy)."""
+    from transformers import DataCollatorForSeq2Seq
 
-    from tunewise.core.models import load_causal_lm
     from tunewise.tuning import common, context, lora
     from tunewise.tuning.config import TuneConfig
     from tunewise.tuning.examples import PadCollator
@@ -54,28 +53,60 @@ def throughput(data: Path, out: Path, steps: int, batch: int, seq: int) -> dict:
     ctx = context.start(config)
     model, tokenizer = lora.setup(ctx)
     common.train(ctx, model, tokenizer)
-    ours = {"tokens": ctx.train_tokens, "seconds": ctx.train_seconds, "padding": ctx.padding_fraction}
+    results = {"ours": {"tokens": ctx.train_tokens, "seconds": ctx.train_seconds, "padding": ctx.padding_fraction}}
+    examples, _ = common.encode(ctx, tokenizer)
+    longest = CountingCollator(DataCollatorForSeq2Seq(tokenizer, padding="longest", label_pad_token_id=-100))
+    results["longest"] = plain_trainer_peft(examples, longest, out / "longest", steps, batch)
+    results["padded"] = plain_trainer_peft(examples, PadCollator(tokenizer.pad_token_id, pad_to=seq),
+                                           out / "padded", steps, batch)
+    for r in results.values():
+        r["tokens_per_s"] = r["tokens"] / r["seconds"]
+    return results
+
+
+class CountingCollator:
+    """A collator wrapper that counts real vs padding tokens, as PadCollator does."""
+
+    def __init__(self, collate):
+        self.collate, self.real_tokens, self.pad_tokens = collate, 0, 0
+
+    def __call__(self, features):
+        batch = self.collate([dict(f) for f in features])
+        real = int(batch["attention_mask"].sum())
+        self.real_tokens += real
+        self.pad_tokens += batch["attention_mask"].numel() - real
+        return batch
+
+    @property
+    def padding_fraction(self) -> float:
+        return self.pad_tokens / max(self.real_tokens + self.pad_tokens, 1)
+
+
+def plain_trainer_peft(examples: list[dict], collator, out: Path, steps: int, batch: int) -> dict:
+    """The baseline a user would write: Trainer + peft, random order, the model's own full-logits loss."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import Trainer, TrainingArguments
+
+    from tunewise.core.models import load_causal_lm
 
     base, _ = load_causal_lm(MODEL)
     peft_model = get_peft_model(base, LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05,
                                                  target_modules="all-linear", task_type="CAUSAL_LM"))
-    examples, _ = common.encode(ctx, tokenizer)
-    collator = PadCollator(tokenizer.pad_token_id, pad_to=seq)
-    args = TrainingArguments(output_dir=str(out / "baseline"), per_device_train_batch_size=batch, max_steps=steps,
+    args = TrainingArguments(output_dir=str(out), per_device_train_batch_size=batch, max_steps=steps,
                              learning_rate=2e-4, use_cpu=True, report_to="none", save_strategy="no",
                              remove_unused_columns=False, disable_tqdm=True, logging_steps=10_000, seed=0)
     trainer = Trainer(model=peft_model, args=args, train_dataset=examples, data_collator=collator)
     start = time.perf_counter()
     trainer.train()
-    baseline = {"tokens": collator.real_tokens, "seconds": time.perf_counter() - start,
-                "padding": collator.padding_fraction}
-    for r in (ours, baseline):
-        r["tokens_per_s"] = r["tokens"] / r["seconds"]
-    return {"ours": ours, "baseline": baseline, "ratio": ours["tokens_per_s"] / baseline["tokens_per_s"]}
+    return {"tokens": collator.real_tokens, "seconds": time.perf_counter() - start,
+            "padding": collator.padding_fraction}
 
 
 METHOD_FLAGS = {
-    "lora": [], "full": ["--lr", "2e-5"], "full (top 4 layers)": ["--lr", "2e-5", "--train-top-layers", "4"],
+    "lora": [], "lora (dropout 0)": ["lora_dropout=0"],
+    "lora (gradient checkpointing)": ["gradient_checkpointing=true"],
+    "lora (no packing)": ["packing=false"], "full": ["--lr", "2e-5"],
+    "full (top 4 layers)": ["--lr", "2e-5", "--train-top-layers", "4"],
     "prompt-tuning": [], "head": ["--task", "classification"],
 }
 
@@ -86,7 +117,7 @@ def memory(sft: Path, cls: Path, out: Path, steps: int, batch: int, seq: int) ->
     for name, flags in METHOD_FLAGS.items():
         method = name.split(" ")[0]
         data = cls if method == "head" else sft
-        target = out / name.replace(" ", "_").replace("(", "").replace(")", "")
+        target = out / "".join(c if c.isalnum() else "_" for c in name)
         cmd = [sys.executable, "-m", "tunewise.cli.main", "tune", "--method", method, "--train", str(data), "--out",
                str(target), "--max-steps", str(steps), "--batch-size", str(batch), "--max-seq-len", str(seq),
                "--device", "cpu", "--json", *flags]
@@ -95,30 +126,38 @@ def memory(sft: Path, cls: Path, out: Path, steps: int, batch: int, seq: int) ->
             raise RuntimeError(f"{name}: {done.stderr.strip().splitlines()[-1]}")
         run = json.loads(done.stdout)
         results[name] = {k: run[k] for k in ("peak_memory_mb", "train_seconds", "trainable_params", "storage_mb")}
+        print(name, results[name], flush=True)
     return results
 
 
+ROWS = {"ours": "tunewise (padding-free, logits at response positions, length-grouped)",
+        "longest": "plain Trainer + peft, pad to longest in batch (realistic)",
+        "padded": "plain Trainer + peft, padded to max-seq-len (padding-heavy)"}
+
+
 def report(result: dict, mem: dict, args) -> str:
-    ours, base = result["ours"], result["baseline"]
-    load = os.getloadavg()[0]
+    ours = result["ours"]["tokens_per_s"]
     lines = [
         f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}; "
-        f"{date.today().isoformat()}; load average {load:.1f} at the end.",
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; load average {os.getloadavg()[0]:.1f} at the end.",
         f"LoRA r=16 on all linear layers, {args.steps} steps, batch {args.batch}, max-seq-len {args.seq}, "
         "96 summarise-a-passage examples (log-normal lengths, median ~45 words, up to 350) cut from examples/docs.", "",
-        "| path | real tokens/s | real tokens | seconds | padding fraction |", "| --- | --- | --- | --- | --- |",
-        f"| plain Trainer + peft, padded to {args.seq} | {base['tokens_per_s']:.0f} | {base['tokens']} | "
-        f"{base['seconds']:.1f} | {base['padding']:.1%} |",
-        f"| tunewise (length-grouped, pad to longest) | {ours['tokens_per_s']:.0f} | {ours['tokens']} | "
-        f"{ours['seconds']:.1f} | {ours['padding']:.1%} |",
-        f"| **ratio** | **{result['ratio']:.2f}x** | | | |", "",
-        f"Peak memory per method ({args.mem_steps} steps, batch {args.batch}, max-seq-len {args.seq}, CPU fp32, "
-        "peak RSS above the RSS at run start, one process each):", "",
-        "| method | peak memory (MB) | train seconds | trainable params | output (MB) |", "| --- | --- | --- | --- | --- |",
+        "| path | real tokens/s | real tokens | seconds | padding fraction | tunewise x |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
+    for key, label in ROWS.items():
+        r = result[key]
+        lines.append(f"| {label} | {r['tokens_per_s']:.0f} | {r['tokens']} | {r['seconds']:.1f} | "
+                     f"{r['padding']:.1%} | {ours / r['tokens_per_s']:.2f}x |")
+    lines += ["", f"Peak memory per method ({args.mem_steps} steps, batch {args.mem_batch}, max-seq-len {args.seq}, "
+              "CPU fp32, peak RSS above the RSS at run start, one process each):", "",
+              "| method | peak memory (MB) | x full | train seconds | trainable params | output (MB) |",
+              "| --- | --- | --- | --- | --- | --- |"]
+    full = mem.get("full", {}).get("peak_memory_mb")
     for name, m in mem.items():
-        lines.append(f"| {name} | {m['peak_memory_mb']} | {m['train_seconds']:.1f} | {m['trainable_params']:,} | "
-                     f"{m['storage_mb']} |")
+        share = f"{m['peak_memory_mb'] / full:.0%}" if full else "-"
+        lines.append(f"| {name} | {m['peak_memory_mb']} | {share} | {m['train_seconds']:.1f} | "
+                     f"{m['trainable_params']:,} | {m['storage_mb']} |")
     return "\n".join(lines)
 
 
@@ -128,15 +167,17 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--seq", type=int, default=512)
     parser.add_argument("--mem-steps", type=int, default=2, help="0 skips the memory runs")
+    parser.add_argument("--mem-batch", type=int, default=8)
+    parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         sft = make_data(tmp)
-        result = throughput(sft, tmp, args.steps, args.batch, args.seq)
-        print(json.dumps(result, indent=2), flush=True)
-        mem = memory(sft, ROOT / "examples" / "tickets-train.jsonl", tmp / "mem", args.mem_steps, args.batch,
+        mem = memory(sft, ROOT / "examples" / "tickets-train.jsonl", tmp / "mem", args.mem_steps, args.mem_batch,
                      args.seq) if args.mem_steps else {}
-    print(report(result, mem, args))
+        result = {} if args.skip_throughput else throughput(sft, tmp, args.steps, args.batch, args.seq)
+        print(json.dumps(result, indent=2), flush=True)
+    print(report(result, mem, args) if result else json.dumps(mem, indent=2))
 
 
 if __name__ == "__main__":

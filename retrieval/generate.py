@@ -28,11 +28,12 @@ class Generation:
 class LocalGenerator:
     """Batched greedy generation and log-likelihood scoring with a local model and its chat template."""
 
-    def __init__(self, model, tokenizer, name: str = "local", batch_size: int = 8):
+    def __init__(self, model, tokenizer, name: str = "local", batch_size: int = 8, kv_cache: str | None = None):
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.name = name
         self.batch_size = batch_size
+        self.kv_cache = kv_cache  # None: transformers' dynamic cache; "static": preallocated (bench/generation.py)
         self.context_length = int(getattr(model.config, "max_position_embeddings", None) or 2048)
         if getattr(tokenizer, "chat_template", None) is None:
             raise ModelError(f"model '{name}' has no chat template; give an instruct/chat model")
@@ -51,10 +52,14 @@ class LocalGenerator:
         return len(self._ids(self.render(conversation)))
 
     def generate(self, conversations: Sequence[Conversation], max_new_tokens: int = 64) -> list[Generation]:
-        """Greedy replies; a batch's wall time is shared equally among its conversations."""
-        out: list[Generation] = []
-        for start in range(0, len(conversations), self.batch_size):
-            out.extend(self._generate_batch(conversations[start:start + self.batch_size], max_new_tokens))
+        """Greedy replies, in input order, generated in batches of similar prompt length (so little
+        left padding is computed); a batch's wall time is shared equally among its conversations."""
+        order = sorted(range(len(conversations)), key=lambda i: self.count_tokens(conversations[i]))
+        out: list[Generation] = [None] * len(conversations)  # type: ignore[list-item]
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start:start + self.batch_size]
+            for i, generation in zip(batch, self._generate_batch([conversations[i] for i in batch], max_new_tokens)):
+                out[i] = generation
         return out
 
     def _generate_batch(self, batch: Sequence[Conversation], max_new_tokens: int) -> list[Generation]:
@@ -68,7 +73,8 @@ class LocalGenerator:
         started = time.perf_counter()
         with torch.inference_mode():
             output = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
-                                         temperature=None, top_p=None, top_k=None, pad_token_id=tok.pad_token_id)
+                                         temperature=None, top_p=None, top_k=None, pad_token_id=tok.pad_token_id,
+                                         cache_implementation=self.kv_cache)
         per_item_ms = (time.perf_counter() - started) * 1000 / len(batch)
         new = output[:, inputs["input_ids"].shape[1]:]
         results = []

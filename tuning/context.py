@@ -13,8 +13,9 @@ from tunewise.core.data import Dataset, check_eval_labels, load_dataset
 from tunewise.core.device import rss_mb
 from tunewise.core.errors import ConfigError, DataError
 from tunewise.core.files import claim_output
-from tunewise.core.models import resolve_model
+from tunewise.core.models import model_dir, resolve_model
 from tunewise.tuning.config import TuneConfig
+from tunewise.tuning.preflight import check_before_training
 
 CHECKPOINTS = "checkpoints"
 RUN_FILE = "run.json"
@@ -67,6 +68,7 @@ def start(config: TuneConfig, preflight: Callable[[TuneConfig, Any], None] | Non
     device = choose_device(config.device, config.precision)
     if preflight is not None:
         preflight(config, device)
+    check_before_training(config, device, model_dir(config.model))
     train_data = load_dataset(config.train, config.format)
     eval_data = load_dataset(config.eval, config.format) if config.eval else None
     task = config.task_for(train_data.format)

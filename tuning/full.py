@@ -32,9 +32,9 @@ def setup(ctx: context.Context):
     cfg = ctx.config
     set_seed(cfg.seed)
     if ctx.task == "classification":
-        model, tokenizer = load_sequence_classifier(model_dir(cfg.model), ctx.labels, ctx.device)
+        model, tokenizer = load_sequence_classifier(model_dir(cfg.model), ctx.labels, ctx.device, cfg.load_policy())
     else:
-        model, tokenizer = load_causal_lm(cfg.model, ctx.device)
+        model, tokenizer = load_causal_lm(cfg.model, ctx.device, cfg.load_policy())
     if cfg.train_top_layers is not None:
         freeze_below(model, cfg.train_top_layers)
     return model, tokenizer

@@ -37,7 +37,7 @@ def launch(config: TuneConfig) -> TrainingRun:
         raise DeviceError("--launcher accelerate needs CUDA GPUs here; on the CPU use --launcher torchrun")
     out = Path(config.out)
     claim_output_folder(config, out)
-    spec = save_config(config.model_copy(update={"force": False}), out / LAUNCH_FILE)
+    spec = save_config(config.with_load_policy().model_copy(update={"force": False}), out / LAUNCH_FILE)
     command = launch_command(config, spec)
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     done = subprocess.run(command, env=env)

@@ -47,11 +47,11 @@ def setup(ctx: context.Context):
     set_seed(cfg.seed)  # the adapters' random init must be the same in every run with this seed
     classify = ctx.task == "classification"
     if classify:
-        model, tokenizer = load_sequence_classifier(model_dir(cfg.model), ctx.labels, ctx.device)
+        model, tokenizer = load_sequence_classifier(model_dir(cfg.model), ctx.labels, ctx.device, cfg.load_policy())
     elif cfg.method == "qlora":
         model, tokenizer = _load_4bit(ctx)
     else:
-        model, tokenizer = load_causal_lm(cfg.model, ctx.device)
+        model, tokenizer = load_causal_lm(cfg.model, ctx.device, cfg.load_policy())
     lora = LoraConfig(
         r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
         target_modules=cfg.target_modules, task_type="SEQ_CLS" if classify else "CAUSAL_LM",
@@ -73,9 +73,9 @@ def _load_4bit(ctx: context.Context):
     rank = int(os.environ.get("LOCAL_RANK", "0"))
     model = AutoModelForCausalLM.from_pretrained(
         model_dir(ctx.config.model), quantization_config=quant, device_map={"": rank},
-        dtype=ctx.device.torch_dtype(), **load_policy(),
+        dtype=ctx.device.torch_dtype(), **load_policy(ctx.config.load_policy()),
     )
-    return prepare_model_for_kbit_training(model), load_tokenizer(ctx.config.model)
+    return prepare_model_for_kbit_training(model), load_tokenizer(ctx.config.model, ctx.config.load_policy())
 
 
 def save(ctx: context.Context, model, tokenizer, folder: Path) -> None:

@@ -29,7 +29,7 @@ def setup(ctx: context.Context):
 
     cfg = ctx.config
     set_seed(cfg.seed)
-    model, tokenizer = load_causal_lm(cfg.model, ctx.device)
+    model, tokenizer = load_causal_lm(cfg.model, ctx.device, cfg.load_policy())
     # Random init from the vocabulary's embeddings: text init needs a prompt that fits every model.
     config = PromptTuningConfig(
         task_type="CAUSAL_LM", num_virtual_tokens=cfg.num_virtual_tokens,

@@ -84,3 +84,20 @@ def _assert_documented(path: Path) -> None:
         if line and not line.startswith("#") and ":" in line and not line.rstrip().endswith(":"):
             assert "#" in line, f"{path.name}: key without a comment: {line}"
     assert yaml.safe_load(path.read_text())
+
+
+def test_load_policy_travels_in_the_config_not_the_environment(tmp_path, monkeypatch):
+    import os
+
+    from tunewise.core.config import load_config, save_config
+    from tunewise.core.models import LoadPolicy, set_load_policy
+    from tunewise.tuning.config import TuneConfig
+
+    assert TuneConfig().load_policy() == LoadPolicy()
+    set_load_policy(LoadPolicy(allow_pickle=True))  # what `tunewise --allow-pickle` does
+    spec = save_config(TuneConfig().with_load_policy(), tmp_path / "launch.yaml")
+    set_load_policy(LoadPolicy())  # a launched worker starts with the safe default
+    worker = load_config(TuneConfig, spec)
+    assert worker.load_policy() == LoadPolicy(allow_pickle=True)
+    assert TuneConfig(trust_remote_code=True).load_policy().trust_remote_code is True
+    assert not any(name.startswith("TUNEWISE_ALLOW") or name.startswith("TUNEWISE_TRUST") for name in os.environ)
