@@ -59,9 +59,33 @@ def throughput(data: Path, out: Path, steps: int, batch: int, seq: int) -> dict:
     results["longest"] = plain_trainer_peft(examples, longest, out / "longest", steps, batch)
     results["padded"] = plain_trainer_peft(examples, PadCollator(tokenizer.pad_token_id, pad_to=seq),
                                            out / "padded", steps, batch)
+    results["trl"] = trl_sft(examples, tokenizer, out / "trl", steps, batch, seq)
     for r in results.values():
         r["tokens_per_s"] = r["tokens"] / r["seconds"]
     return results
+
+
+def trl_sft(examples: list[dict], tokenizer, out: Path, steps: int, batch: int, seq: int) -> dict:
+    """TRL's SFTTrainer on the same tokenised examples: completion-only loss, padding-free batches."""
+    from datasets import Dataset
+    from peft import LoraConfig
+    from trl import SFTConfig, SFTTrainer
+
+    from tunewise.core.models import load_causal_lm
+
+    rows = [{"input_ids": e["input_ids"], "completion_mask": [int(x != -100) for x in e["labels"]]} for e in examples]
+    base, _ = load_causal_lm(MODEL)
+    args = SFTConfig(output_dir=str(out), per_device_train_batch_size=batch, max_steps=steps, learning_rate=2e-4,
+                     use_cpu=True, report_to="none", save_strategy="no", disable_tqdm=True, logging_steps=10_000,
+                     seed=0, padding_free=True, completion_only_loss=True, max_length=None)  # examples are truncated
+    trainer = SFTTrainer(model=base, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
+                         peft_config=LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear",
+                                                task_type="CAUSAL_LM"))
+    counter = CountingCollator(trainer.data_collator)
+    trainer.data_collator = counter
+    start = time.perf_counter()
+    trainer.train()
+    return {"tokens": counter.real_tokens, "seconds": time.perf_counter() - start, "padding": counter.padding_fraction}
 
 
 class CountingCollator:
@@ -72,9 +96,10 @@ class CountingCollator:
 
     def __call__(self, features):
         batch = self.collate([dict(f) for f in features])
-        real = int(batch["attention_mask"].sum())
+        mask = batch.get("attention_mask")
+        real = int(mask.sum()) if mask is not None else batch["input_ids"].numel()
         self.real_tokens += real
-        self.pad_tokens += batch["attention_mask"].numel() - real
+        self.pad_tokens += batch["input_ids"].numel() - real
         return batch
 
     @property
@@ -132,7 +157,8 @@ def memory(sft: Path, cls: Path, out: Path, steps: int, batch: int, seq: int) ->
 
 ROWS = {"ours": "tunewise (padding-free, logits at response positions, length-grouped)",
         "longest": "plain Trainer + peft, pad to longest in batch (realistic)",
-        "padded": "plain Trainer + peft, padded to max-seq-len (padding-heavy)"}
+        "padded": "plain Trainer + peft, padded to max-seq-len (padding-heavy)",
+        "trl": "TRL SFTTrainer + peft, completion-only loss, padding-free"}
 
 
 def report(result: dict, mem: dict, args) -> str:
