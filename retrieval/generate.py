@@ -11,6 +11,7 @@ from typing import Sequence
 from tunewise.core.errors import ModelError
 from tunewise.core.models import api_key, check_safetensors, load_causal_lm, resolve_model
 from tunewise.core.schema import ApiModel, ModelRef
+from tunewise.retrieval.scoring import PromptCache, score_after_shared_prompt
 
 Conversation = list[dict[str, str]]
 CHARS_PER_TOKEN = 4          # a rough count for API models, whose tokenizer we do not have
@@ -34,6 +35,7 @@ class LocalGenerator:
         self.name = name
         self.batch_size = batch_size
         self.kv_cache = kv_cache  # None: transformers' dynamic cache; "static": preallocated (bench/generation.py)
+        self.prompt_cache = PromptCache()  # label scoring reuses the previous prompt's shared prefix
         self.context_length = int(getattr(model.config, "max_position_embeddings", None) or 2048)
         if getattr(tokenizer, "chat_template", None) is None:
             raise ModelError(f"model '{name}' has no chat template; give an instruct/chat model")
@@ -92,11 +94,10 @@ class LocalGenerator:
         The scored tokens are everything the chat template adds after the generation prompt, so the
         end-of-turn token counts too: "pos" and "positive" are then told apart.
         """
-        from tunewise.retrieval.scoring import score_after_shared_prompt
-
         prompt_ids = self._ids(self.render(conversation))
         rows = [self._reply_ids(conversation, prompt_ids, text) for text in continuations]
-        return score_after_shared_prompt(self.model, prompt_ids, rows, self.tokenizer.pad_token_id, self.batch_size)
+        return score_after_shared_prompt(self.model, prompt_ids, rows, self.tokenizer.pad_token_id, self.batch_size,
+                                         self.prompt_cache)
 
     def _reply_ids(self, conversation: Conversation, prompt_ids: list[int], text: str) -> list[int]:
         full = self.tokenizer.apply_chat_template(conversation + [{"role": "assistant", "content": text}],

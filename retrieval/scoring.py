@@ -6,6 +6,10 @@ goes through the model as given (so peft prompt tuning prepends its virtual toke
 active); the reply pass goes through the underlying model, which carries the same LoRA layers but does
 not prepend the virtual tokens a second time.
 
+A `PromptCache` carries the last prompt's key/values from one call to the next, so a few-shot prompt
+whose demonstrations are the same for every example is encoded once: each later prompt runs only the
+tokens after the prefix it shares with the previous one.
+
 `score_by_full_passes` is the direct computation (prompt + reply through the model, once per reply);
 tests and bench/ use it as the reference the cached path must equal.
 """
@@ -17,16 +21,32 @@ from typing import Sequence
 Score = tuple[float, int]
 
 
+class PromptCache:
+    """The token ids and key/values of the last prompt encoded (a private copy, never extended)."""
+
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+        self.cache = None
+        self.offset = 0  # cache positions before the prompt's first token (peft virtual tokens)
+
+    def shared_length(self, ids: list[int]) -> int:
+        """How many leading tokens `ids` shares with the cached prompt, leaving at least one to run."""
+        if self.cache is None:
+            return 0
+        limit = min(len(self.ids), len(ids) - 1)
+        n = 0
+        while n < limit and self.ids[n] == ids[n]:
+            n += 1
+        return n
+
+
 def score_after_shared_prompt(model, prompt_ids: list[int], replies: Sequence[list[int]], pad_id: int,
-                              batch_size: int = 8) -> list[Score]:
+                              batch_size: int = 8, reuse: PromptCache | None = None) -> list[Score]:
     """Sum of log-probabilities of each reply's tokens after `prompt_ids`, and the reply's length."""
     import torch
 
-    with torch.inference_mode():
-        first = model(input_ids=torch.tensor([prompt_ids], device=model.device), use_cache=True,
-                      logits_to_keep=1)
-    cache = first.cache
-    first_token = torch.log_softmax(first.logits[0, -1].float(), dim=-1)
+    logits, cache = _encode_prompt(model, prompt_ids, reuse)
+    first_token = torch.log_softmax(logits.float(), dim=-1)
     scores: list[Score] = []
     starts = range(0, len(replies), batch_size)
     for number, start in enumerate(starts):
@@ -34,6 +54,30 @@ def score_after_shared_prompt(model, prompt_ids: list[int], replies: Sequence[li
         shared = cache if number == len(starts) - 1 else copy.deepcopy(cache)
         scores.extend(_score_from_cache(model, shared, first_token, batch, pad_id))
     return scores
+
+
+def _encode_prompt(model, prompt_ids: list[int], reuse: PromptCache | None):
+    """The prompt's last logits and its key/values, running only what the cached prefix lacks."""
+    import torch
+
+    shared = reuse.shared_length(prompt_ids) if reuse is not None else 0
+    with torch.inference_mode():
+        if shared:
+            cache = copy.deepcopy(reuse.cache)
+            cache.crop(-(cache.get_seq_length() - reuse.offset - shared))  # a negative count drops that many
+            rest = torch.tensor([prompt_ids[shared:]], device=model.device)
+            out = _body(model)(input_ids=rest, cache=cache, use_cache=True, logits_to_keep=1)
+        else:
+            out = model(input_ids=torch.tensor([prompt_ids], device=model.device), use_cache=True, logits_to_keep=1)
+    if reuse is not None:
+        reuse.ids, reuse.cache = list(prompt_ids), copy.deepcopy(out.cache)
+        reuse.offset = out.cache.get_seq_length() - len(prompt_ids)
+    return out.logits[0, -1], out.cache
+
+
+def _body(model):
+    """The model without peft's prompt-learning wrapper (LoRA layers stay in place)."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
 def _score_from_cache(model, cache, first_token, replies: Sequence[list[int]], pad_id: int) -> list[Score]:
@@ -64,9 +108,8 @@ def _continuation_logprobs(model, cache, replies: Sequence[list[int]], width: in
         mask[i, past + len(fed):] = 0
     if len(replies) > 1:
         cache.batch_repeat_interleave(len(replies))
-    body = model.get_base_model() if hasattr(model, "get_base_model") else model
     with torch.inference_mode():
-        logits = body(input_ids=ids.to(model.device), attention_mask=mask.to(model.device),
+        logits = _body(model)(input_ids=ids.to(model.device), attention_mask=mask.to(model.device),
                       cache=cache, use_cache=True).logits
     return torch.log_softmax(logits.float(), dim=-1)
 

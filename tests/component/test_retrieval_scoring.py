@@ -75,3 +75,29 @@ def test_prompt_tuning_scores_equal_per_label_passes(tiny_model, tmp_path, gener
     cached, direct = _both_paths(adapted, 4)
     _assert_equal(cached, direct)
     assert cached != _both_paths(generator, 4)[0]  # the virtual tokens change the scores
+
+
+FEW_SHOT = "Ticket: the payment system is down\nLabel: technical\nTicket: Refunds are processed\nLabel: billing\n"
+
+
+@pytest.mark.parametrize("adapter", [None, "prompt-tuning"])
+def test_prompts_sharing_a_prefix_reuse_it_and_score_the_same(tiny_model, tmp_path, adapter):
+    from peft import PromptTuningConfig, PromptTuningInit
+
+    from tunewise.retrieval.generate import LocalGenerator
+
+    def make():
+        if adapter is None:
+            return LocalGenerator.load(str(tiny_model))
+        return _peft_generator(tiny_model, tmp_path, PromptTuningConfig(
+            task_type="CAUSAL_LM", num_virtual_tokens=5, prompt_tuning_init=PromptTuningInit.RANDOM))
+
+    warm = make()
+    convs = [[{"role": "system", "content": FEW_SHOT}, {"role": "user", "content": f"Ticket: {text}"}]
+             for text in ("hello world", "Paris is the capital of France.", "hello world")]
+    for conv in convs:
+        reused = warm.loglikelihood(conv, LABELS[:4])
+        fresh = make().loglikelihood(conv, LABELS[:4])
+        _assert_equal(reused, fresh)
+    shared = warm.prompt_cache.shared_length(warm._ids(warm.render(convs[0])))
+    assert shared > len(warm._ids(FEW_SHOT))  # the demonstrations were not encoded again
