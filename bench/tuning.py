@@ -136,10 +136,11 @@ METHOD_FLAGS = {
 }
 
 
-def memory(sft: Path, cls: Path, out: Path, steps: int, batch: int, seq: int) -> dict[str, dict]:
-    """Peak memory and time of `steps` steps for each method, each in its own process."""
+def memory(sft: Path, cls: Path, out: Path, steps: int, batch: int, seq: int, names: list[str]) -> dict[str, dict]:
+    """Peak memory and time of `steps` steps for each named method, each in its own process."""
     results = {}
-    for name, flags in METHOD_FLAGS.items():
+    for name in names:
+        flags = METHOD_FLAGS[name]
         method = name.split(" ")[0]
         data = cls if method == "head" else sft
         target = out / "".join(c if c.isalnum() else "_" for c in name)
@@ -195,12 +196,13 @@ def main() -> None:
     parser.add_argument("--mem-steps", type=int, default=2, help="0 skips the memory runs")
     parser.add_argument("--mem-batch", type=int, default=8)
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--methods", default=",".join(METHOD_FLAGS), help="memory rows to run, comma-separated")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         sft = make_data(tmp)
         mem = memory(sft, ROOT / "examples" / "tickets-train.jsonl", tmp / "mem", args.mem_steps, args.mem_batch,
-                     args.seq) if args.mem_steps else {}
+                     args.seq, args.methods.split(",")) if args.mem_steps else {}
         result = {} if args.skip_throughput else throughput(sft, tmp, args.steps, args.batch, args.seq)
         print(json.dumps(result, indent=2), flush=True)
     print(report(result, mem, args) if result else json.dumps(mem, indent=2))
