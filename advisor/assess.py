@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Callable, Sequence
 
-from tunewise.advisor.estimate import CHUNK_TOKENS
+from tunewise.core.defaults import CHUNK_OVERLAP, CHUNK_TOKENS, DEFAULT_EMBEDDER
 from tunewise.advisor.records import CorpusProfile, DataProfile, TokenStats
 from tunewise.core.data import Dataset, Example, load_corpus, load_dataset, text_sha256
 from tunewise.core.errors import ModelError
@@ -21,7 +21,7 @@ from tunewise.core.errors import ModelError
 NEAR_THRESHOLD = 0.9
 NEAR_MAX_RECORDS = 20000        # pairwise similarity is quadratic; larger sets are checked on a prefix
 IMBALANCE_WARN = 3.0
-CHUNK_STRIDE = CHUNK_TOKENS - 32   # retrieval's chunk size minus its overlap
+CHUNK_STRIDE = CHUNK_TOKENS - CHUNK_OVERLAP
 CHANGED_WARN = 0.1
 DATE = re.compile(r"\b((?:19|20)\d{2})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])\b")
 VERSION = re.compile(r"\b(?:v|version\s*)(\d+(?:\.\d+)+)\b", re.IGNORECASE)
@@ -201,7 +201,7 @@ def data_warnings(p: DataProfile) -> list[str]:
     return out
 
 
-def profile_corpus(folder: str | Path, previous: str | Path | None = None, model: str | None = "minilm-l6",
+def profile_corpus(folder: str | Path, previous: str | Path | None = None, model: str | None = DEFAULT_EMBEDDER,
                    fast: bool = False) -> CorpusProfile:
     """Measure a corpus (in the embedder's tokens) and, given an older snapshot, how much changed."""
     documents = load_corpus(folder)
@@ -211,7 +211,7 @@ def profile_corpus(folder: str | Path, previous: str | Path | None = None, model
     profile = CorpusProfile(
         path=str(folder), documents=len(documents), empty_documents=sum(1 for d in documents if not d.text.strip()),
         exact_duplicates=len(hashes) - len(set(hashes)), tokens=token_stats(lengths, method),
-        chunks_estimate=sum(max(1, math.ceil((n - 32) / CHUNK_STRIDE)) for n in lengths if n),
+        chunks_estimate=sum(max(1, math.ceil((n - CHUNK_OVERLAP) / CHUNK_STRIDE)) for n in lengths if n),
     )
     if previous is not None:
         old = {d.id: text_sha256(d.text) for d in load_corpus(previous)}

@@ -27,6 +27,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from tunewise.core.defaults import CHUNK_TOKENS, DEFAULT_GENERATOR, FEW_SHOTS, MAX_NEW_TOKENS, RAG_K, VIRTUAL_TOKENS
+
 GIB = 2**30
 LORA_R = 16
 LORA_LINEAR_WIDTH = 19          # sum of (d_in + d_out) / d over a llama block's seven linear layers
@@ -35,20 +37,18 @@ LOGIT_BYTES = 12
 NF4_BYTES = 0.5 + 0.127 / 8
 RUNTIME_GIB = {"gpu": 0.75, "cpu": 0.4}
 FULL_STATE_BYTES = {"fp32": 16, "mixed": 16, "bf16": 8}
-FLOPS_PER_PARAM_TOKEN = {"full": 6, "lora": 4, "qlora": 6, "prompt-tuning": 4, "head": 2, "rag+lora": 4}
+# Keyed by the tuning method (an approach's `trainer`).
+FLOPS_PER_PARAM_TOKEN = {"full": 6, "lora": 4, "qlora": 6, "prompt-tuning": 4, "head": 2}
 # The tuning package's default epochs per method (tuning/config.py METHOD_DEFAULTS).
-EPOCHS = {"full": 2.0, "lora": 3.0, "qlora": 3.0, "prompt-tuning": 5.0, "head": 5.0, "rag+lora": 3.0}
+EPOCHS = {"full": 2.0, "lora": 3.0, "qlora": 3.0, "prompt-tuning": 5.0, "head": 5.0}
+PROVIDER_EPOCHS = 3.0           # what providers' fine-tuning APIs default to
 CPU_FLOPS = 1.0e11
 CPU_BANDWIDTH = 10e9
 EMBED_CHUNKS_PER_S = {"cpu": 25.0, "gpu": 1000.0}   # MiniLM, measured on this CPU; GPU assumed
 EMBED_DIM = 384
-CHUNK_TOKENS = 200              # retrieval's default chunk size
-RAG_K = 5
-FEW_SHOTS = 4
-OUTPUT_TOKENS = 32
+OUTPUT_TOKENS = MAX_NEW_TOKENS
 QUERY_TOKENS = 100              # a prompt's length when no data says otherwise
 SEARCH_MS = 1.0                 # Chroma k=5 query, measured
-VIRTUAL_TOKENS = 16
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class ModelShape:
 
 
 # Known shapes beat the rule of thumb (small models are deeper and narrower than it assumes).
-KNOWN_SHAPES = {"smollm2-135m-instruct": ModelShape(0.135, 576, 30, 49152, 9)}
+KNOWN_SHAPES = {DEFAULT_GENERATOR: ModelShape(0.135, 576, 30, 49152, 9)}
 
 
 def shape_for(params_b: float, model: str | None = None) -> ModelShape:
@@ -166,7 +166,7 @@ def training_memory_gb(method: str, shape: ModelShape, seq: int, batch: int, hw:
     if method == "full":
         acts = activation_bytes(shape, seq, batch, hw, checkpointing)
         return (p * FULL_STATE_BYTES[precision] + acts + runtime) / GIB
-    if method in ("lora", "rag+lora"):
+    if method == "lora":
         states = lora_params(shape) * 16
         return (p * weight_bytes + states + activation_bytes(shape, seq, batch, hw, checkpointing) + runtime) / GIB
     if method == "qlora":
@@ -238,19 +238,27 @@ def estimate_training(method: str, params_b: float, seq: int, batch: int, hw: Ha
     return est
 
 
-def estimate_in_context(approach: str, shape: ModelShape, work: Workload, hw: Hardware, api: bool,
+def prompt_added(spec, work: Workload) -> int:
+    """Tokens an approach adds to every prompt (demonstrations, passages or virtual tokens)."""
+    return {"none": 0, "shots": round(FEW_SHOTS * work.mean_tokens), "passages": RAG_K * CHUNK_TOKENS,
+            "virtual-tokens": VIRTUAL_TOKENS}[spec.prompt_extra]
+
+
+def _index_costs(est: Estimate, work: Workload, hw: Hardware) -> float:
+    """Index size and embedding time of the corpus; returns the retrieval time per query (ms)."""
+    # Each chunk stores its vector, its text (~4 bytes/token) and metadata; HNSW + SQLite roughly double it.
+    est.index_mb = work.chunks * (EMBED_DIM * 4 + CHUNK_TOKENS * 4 + 200) * 2 / 1e6
+    est.embed_hours = work.chunks / EMBED_CHUNKS_PER_S[hw.kind] / 3600
+    return 1000 / EMBED_CHUNKS_PER_S[hw.kind] + SEARCH_MS
+
+
+def estimate_in_context(spec, shape: ModelShape, work: Workload, hw: Hardware, api: bool,
                         token_usd_per_1m: float | None = None) -> Estimate:
-    """Zero-shot, few-shot and RAG: no training; the cost is prompt tokens, latency and (RAG) an index."""
-    added = {"zero-shot": 0, "few-shot": round(FEW_SHOTS * work.mean_tokens), "rag": RAG_K * CHUNK_TOKENS}[approach]
-    prompt = work.prompt_tokens + added
+    """Approaches that train nothing: the cost is prompt tokens, latency and (retrieval) an index."""
+    prompt = work.prompt_tokens + prompt_added(spec, work)
     est = Estimate(prompt_tokens_per_query=prompt)
-    retrieval_ms = 0.0
-    if approach == "rag":
-        # Each chunk stores its vector, its text (~4 bytes/token) and metadata; HNSW + SQLite roughly double it.
-        est.index_mb = work.chunks * (EMBED_DIM * 4 + CHUNK_TOKENS * 4 + 200) * 2 / 1e6
-        est.embed_hours = work.chunks / EMBED_CHUNKS_PER_S[hw.kind] / 3600
-        retrieval_ms = 1000 / EMBED_CHUNKS_PER_S[hw.kind] + SEARCH_MS
-    if api and approach == "rag":
+    retrieval_ms = _index_costs(est, work, hw) if spec.retrieves else 0.0
+    if api and spec.retrieves:
         est.extra["local_retrieval_ms"] = _round(retrieval_ms)
     elif not api:
         est.memory_gb = inference_memory_gb(shape, prompt + OUTPUT_TOKENS, hw)
@@ -260,22 +268,19 @@ def estimate_in_context(approach: str, shape: ModelShape, work: Workload, hw: Ha
     return est
 
 
-def estimate_tuned(approach: str, shape: ModelShape, work: Workload, hw: Hardware, model: str | None,
+def estimate_tuned(spec, shape: ModelShape, work: Workload, hw: Hardware, model: str | None,
                    gpu_hour_usd: float | None) -> Estimate:
     """A locally tuned model: training memory/time/cost, then the cost of answering a query with it."""
     tokens = work.examples * min(work.mean_tokens, work.seq_len)
-    est = estimate_training(approach, shape.params_b, work.seq_len, work.batch, hw, model, tokens, gpu_hour_usd)
-    prompt = work.prompt_tokens + (RAG_K * CHUNK_TOKENS if approach == "rag+lora" else 0)
-    prompt += VIRTUAL_TOKENS if approach == "prompt-tuning" else 0
+    est = estimate_training(spec.trainer, shape.params_b, work.seq_len, work.batch, hw, model, tokens, gpu_hour_usd)
+    prompt = work.prompt_tokens + prompt_added(spec, work)
     est.prompt_tokens_per_query = prompt
-    if approach == "head":
+    if spec.has("classifier"):    # one forward pass, nothing decoded
         est.latency_ms_per_query = 2 * shape.params_b * 1e9 * prompt / hw.flops * 1000
     else:
         est.latency_ms_per_query = query_latency_ms(shape, prompt, hw)
-    if approach == "rag+lora":
-        rag = estimate_in_context("rag", shape, work, hw, api=False)
-        est.index_mb, est.embed_hours = rag.index_mb, rag.embed_hours
-        est.latency_ms_per_query += 1000 / EMBED_CHUNKS_PER_S[hw.kind] + SEARCH_MS
+    if spec.retrieves:
+        est.latency_ms_per_query += _index_costs(est, work, hw)
     return est
 
 
@@ -284,7 +289,7 @@ def estimate_provider_tuning(work: Workload, token_usd_per_1m: float | None) -> 
     est = Estimate(prompt_tokens_per_query=work.prompt_tokens)
     est.extra["runs_at"] = "provider"
     if token_usd_per_1m is not None:
-        tokens = work.examples * min(work.mean_tokens, work.seq_len) * EPOCHS["lora"]
+        tokens = work.examples * min(work.mean_tokens, work.seq_len) * PROVIDER_EPOCHS
         est.train_cost_usd = tokens * token_usd_per_1m / 1e6
         est.cost_per_query_usd = (work.prompt_tokens + OUTPUT_TOKENS) * token_usd_per_1m / 1e6
     return est

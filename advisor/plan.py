@@ -7,17 +7,16 @@ from pathlib import Path
 
 import yaml
 
+from tunewise.core.defaults import DEFAULT_GENERATOR
 from tunewise.advisor.assess import profile_corpus, profile_dataset
 from tunewise.advisor.estimate import Calibration, calibrate
 from tunewise.advisor.records import Answers, Recommendation
-from tunewise.advisor.rules import RETRIEVAL, TUNED, recommend, workload
+from tunewise.advisor.rules import PLAN_TASK, recommend, workload
+from tunewise.core import registry
 from tunewise.core.errors import ConfigError
 from tunewise.core.files import atomic_write_text, claim_output
-from tunewise.core.schema import ApiModel, ModelRef, Plan, Prices, TrainingRun
+from tunewise.core.schema import ApiModel, ModelRef, Plan, PlanTuning, Prices, TrainingRun
 
-# The advisor's five task kinds onto the three that `compare` evaluates.
-PLAN_TASK = {"classification": "classification", "extraction": "generation", "generation": "generation",
-             "qa": "qa", "style": "generation"}
 MAX_COMPARED = 4      # besides the baseline: each approach in a plan costs a run of `compare`
 
 
@@ -29,7 +28,7 @@ class AdviceRequest:
     corpus: Path | None = None
     corpus_next: Path | None = None   # a later snapshot of the corpus, for compare's knowledge-drift check
     eval_next: Path | None = None     # questions about the facts that changed in it
-    model: ModelRef = "smollm2-135m-instruct"
+    model: ModelRef = DEFAULT_GENERATOR
     calibrate: tuple[Path, ...] = ()
     exact_tokens: bool = False
     notes: list[str] = field(default_factory=list)
@@ -51,16 +50,17 @@ def load_calibration(path: Path) -> Calibration:
 
 def plan_approaches(rec: Recommendation, has_corpus: bool, is_api: bool) -> tuple[list[str], list[str]]:
     """The feasible ranked approaches `compare` can run here, the zero-shot baseline first."""
-    chosen, notes = ["zero-shot"], []
+    chosen, notes = [registry.baseline()], []
     for ranked in rec.ranking:
         name = ranked.approach
+        spec = registry.spec(name)
         if not ranked.feasible or name in chosen:
             continue
-        if name in RETRIEVAL and not has_corpus:
+        if spec.retrieves and not has_corpus:
             notes.append(f"{name} left out of the plan: no --corpus was given to index.")
-        elif name in TUNED and is_api:
+        elif spec.tuned and is_api:
             notes.append(f"{name} left out of the plan: it would run at the provider, not in compare.")
-        elif len(chosen) <= MAX_COMPARED or (name == "head" and rec.profile.answers.task == "classification"):
+        elif len(chosen) <= MAX_COMPARED or (spec.has("classifier") and rec.profile.answers.task == "classification"):
             chosen.append(name)
     return chosen, notes
 
@@ -84,7 +84,7 @@ def build_plan(rec: Recommendation, request: AdviceRequest, plan_path: Path) -> 
         eval_next=relative(request.eval_next), approaches=approaches,
         # compare runs an API model's in-context approaches beside the local model's, as `api:<name>`.
         **({"api_model": request.model} if is_api else {"model": request.model}),
-        tuning={"max_seq_len": work.seq_len}, recommendation=rec.recommendation,
+        tuning=PlanTuning(max_seq_len=work.seq_len), recommendation=rec.recommendation,
         reasons=top.reasons + notes,
         prices=Prices(gpu_hour_usd=answers.gpu_hour_usd, input_token_usd_per_1m=answers.token_usd_per_1m),
     )

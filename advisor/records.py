@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from tunewise.core.schema import Approach, Record, Task
+from tunewise.core.schema import Record, Task
 
 KnowledgeChanges = Literal["never", "yearly", "monthly", "weekly", "daily"]
 ModelAccess = Literal["open-weights", "hub", "api-only", "api-finetune"]
@@ -101,7 +101,7 @@ class Profile(Record):
 
 
 class Ranked(Record):
-    approach: Approach
+    approach: str
     feasible: bool
     score: float
     reasons: list[str]
@@ -111,6 +111,6 @@ class Ranked(Record):
 class Recommendation(Record):
     """`--json` prints exactly these keys."""
 
-    recommendation: Approach
+    recommendation: str
     ranking: list[Ranked]
     profile: Profile

@@ -2,7 +2,10 @@
 
 A rule looks at the situation (answers, measured data, hardware, estimates) and returns effects: a
 score change or a block (infeasible), each with one sentence naming the answer or measurement behind it.
-Feasible approaches rank above infeasible ones, then by score; ties go to the cheaper approach.
+Feasible approaches rank above infeasible ones, then by score; ties go to the one registered first.
+Rules name no approach: they select by what the registry says an approach is, needs and does
+(`core.registry`), so a new approach is ranked by the same rules as soon as it is registered.
+The thresholds are hand-set rules of thumb; each names where it comes from.
 """
 from __future__ import annotations
 
@@ -14,26 +17,45 @@ from tunewise.advisor.estimate import (
     estimate_tuned, shape_for,
 )
 from tunewise.advisor.records import FAST_CHANGES, Answers, CorpusProfile, DataProfile, Profile, Ranked, Recommendation
-from tunewise.core.schema import APPROACHES
+from tunewise.core import registry
+from tunewise.core.registry import ApproachSpec
 
-IN_CONTEXT = ("zero-shot", "few-shot", "rag")
-TUNED = ("lora", "qlora", "full", "prompt-tuning", "head", "rag+lora")
-RETRIEVAL = ("rag", "rag+lora")
+# Sources: TUNE_MIN and TUNE_GOOD follow Mosbach et al. 2023 (few-shot fine-tuning vs in-context learning:
+# fine-tuning needs hundreds of examples to pay and wins clearly from about a thousand); FULL_MIN follows
+# the LoRA paper (Hu et al. 2021) and Biderman et al. 2024 ("LoRA learns less and forgets less": full
+# fine-tuning pulls ahead only with large data); CLASSIFY_PLENTY is this project's own rule of thumb, to
+# be replaced by the ledger of measured runs; MAX_TRAIN_HOURS is a working week of one machine.
 TUNE_MIN = 100           # fewer labelled examples: fine-tuning overfits; use them in the prompt
 TUNE_GOOD = 1000         # from here fine-tuning usually beats in-context examples
 FULL_MIN = 10000         # full fine-tuning beats LoRA only with a lot of data
 CLASSIFY_PLENTY = 500    # labels enough for a head to beat prompting
 MAX_TRAIN_HOURS = 72.0
-LARGE_MODEL_B = 30.0
+LARGE_MODEL_B = 30.0     # in-context learning improves with scale (Brown et al. 2020)
 SMALL_MODEL_B = 1.0
-PRIOR = {"zero-shot": 1.0, "few-shot": 2.0, "rag": 1.0, "lora": 1.5, "qlora": 1.0, "full": 0.0,
-         "prompt-tuning": 0.5, "head": 0.0, "rag+lora": 0.0}
-BASICS = {
-    "zero-shot": "zero-shot is the baseline every other approach must beat.",
-    "few-shot": "few-shot shows a few labelled examples in every prompt.",
-    "rag": "rag puts passages retrieved from the corpus into every prompt.",
-    "prompt-tuning": "prompt tuning trains only a few virtual tokens: cheap, but usually below LoRA.",
-}
+PLAN_TASK = {"classification": "classification", "extraction": "generation", "generation": "generation",
+             "qa": "qa", "style": "generation"}
+
+
+def having(test) -> tuple[str, ...]:
+    """The registered approaches for which `test(spec)` holds, in registry order."""
+    return registry.select(test)
+
+
+def tuned(s: ApproachSpec) -> bool:
+    return s.tuned
+
+
+def retrieval(s: ApproachSpec) -> bool:
+    return s.retrieves
+
+
+def tunes_the_lm(s: ApproachSpec) -> bool:
+    """Fine-tunes the generator itself and answers without retrieval: what it knows is in its weights."""
+    return s.tuned and not s.retrieves and not s.has("classifier")
+
+
+def trait(name: str):
+    return lambda s: s.has(name)
 
 
 @dataclass(frozen=True)
@@ -63,19 +85,19 @@ class Situation:
 
 def access(s: Situation) -> list[Effect]:
     if s.answers.model_access == "api-only":
-        return [Effect(TUNED, "model_access is api-only: its weights cannot be fine-tuned locally, so use "
+        return [Effect(having(tuned), "model_access is api-only: its weights cannot be fine-tuned locally, so use "
                               "few-shot prompting or retrieval.", blocks=True)]
     if s.answers.model_access == "api-finetune":
-        return [Effect(("qlora", "full", "prompt-tuning", "head"), "model_access is api-finetune: there are "
-                       "no local weights, only the provider's fine-tuning API.", blocks=True),
-                Effect(("lora", "rag+lora"), "model_access is api-finetune: tuning runs through the provider's "
+        return [Effect(having(lambda s: s.tuned and not s.has("provider-tunable")), "model_access is "
+                       "api-finetune: there are no local weights, only the provider's fine-tuning API.", blocks=True),
+                Effect(having(trait("provider-tunable")), "model_access is api-finetune: tuning runs through the provider's "
                        "fine-tuning API, not locally.")]
     return []
 
 
 def privacy(s: Situation) -> list[Effect]:
     if s.answers.is_api and not s.answers.data_may_leave:
-        return [Effect(APPROACHES, "data_may_leave is no, but the model is an API: every prompt would leave "
+        return [Effect(registry.names(), "data_may_leave is no, but the model is an API: every prompt would leave "
                                    "the premises; use open weights instead.", blocks=True)]
     return []
 
@@ -83,22 +105,22 @@ def privacy(s: Situation) -> list[Effect]:
 def labelled_data(s: Situation) -> list[Effect]:
     n = s.n
     if n == 0:
-        return [Effect(("few-shot",) + TUNED, "labelled_examples is 0: nothing to show in a prompt or to "
+        return [Effect(having(lambda s: "labels" in s.needs), "labelled_examples is 0: nothing to show in a prompt or to "
                                              "train on.", blocks=True)]
     if n < TUNE_MIN:
-        return [Effect(TUNED, f"only {n} labelled examples (under {TUNE_MIN}): too few to fine-tune reliably; "
+        return [Effect(having(tuned), f"only {n} labelled examples (under {TUNE_MIN}): too few to fine-tune reliably; "
                               "show them in the prompt instead.", -3),
-                Effect(("few-shot",), f"{n} labelled examples are enough to pick good demonstrations.", 1.5)]
-    out = [Effect(("lora", "qlora", "prompt-tuning", "rag+lora"),
+                Effect(having(shows_examples), f"{n} labelled examples are enough to pick good demonstrations.", 1.5)]
+    out = [Effect(having(trait("adapter")),
                   f"{n} labelled examples are enough to fine-tune ({TUNE_MIN} or more).", 1)]
     if n >= TUNE_GOOD:
-        out.append(Effect(("lora", "qlora"), f"{n} labelled examples ({TUNE_GOOD} or more): fine-tuning "
+        out.append(Effect(having(trait("learns-format")), f"{n} labelled examples ({TUNE_GOOD} or more): fine-tuning "
                                              "usually beats in-context examples.", 1))
     if n >= FULL_MIN:
-        out.append(Effect(("full",), f"{n} labelled examples ({FULL_MIN} or more) can pay for full "
+        out.append(Effect(having(trait("all-weights")), f"{n} labelled examples ({FULL_MIN} or more) can pay for full "
                                      "fine-tuning.", 2))
     else:
-        out.append(Effect(("full",), f"labelled_examples is {n}: full fine-tuning needs about {FULL_MIN} or "
+        out.append(Effect(having(trait("all-weights")), f"labelled_examples is {n}: full fine-tuning needs about {FULL_MIN} or "
                                      "more to beat LoRA.", -2))
     return out
 
@@ -106,46 +128,51 @@ def labelled_data(s: Situation) -> list[Effect]:
 def knowledge(s: Situation) -> list[Effect]:
     a = s.answers
     if a.corpus_documents == 0:
-        return [Effect(RETRIEVAL, "corpus_documents is 0: retrieval has nothing to search.", blocks=True)]
+        return [Effect(having(retrieval), "corpus_documents is 0: retrieval has nothing to search.", blocks=True)]
     out = []
     if a.knowledge_changes in FAST_CHANGES:
-        out += [Effect(RETRIEVAL, f"knowledge changes {a.knowledge_changes}: re-indexing keeps answers "
+        out += [Effect(having(retrieval), f"knowledge changes {a.knowledge_changes}: re-indexing keeps answers "
                                   "current, tuned weights would need retraining.", 3),
-                Effect(("lora", "qlora", "full", "prompt-tuning"), f"knowledge changes {a.knowledge_changes}: "
+                Effect(having(tunes_the_lm), f"knowledge changes {a.knowledge_changes}: "
                        "facts baked into weights go stale.", -1)]
     elif a.knowledge_changes == "yearly":
-        out.append(Effect(RETRIEVAL, "knowledge changes yearly: a re-index is cheaper than a retrain.", 1))
+        out.append(Effect(having(retrieval), "knowledge changes yearly: a re-index is cheaper than a retrain.", 1))
     if a.long_tail:
-        out.append(Effect(RETRIEVAL, "long_tail is yes: models do not remember rare facts, so retrieve them.", 3))
+        out.append(Effect(having(retrieval), "long_tail is yes: models do not remember rare facts, so retrieve them.", 3))
     if a.task == "qa":
-        out.append(Effect(RETRIEVAL, f"task is qa over {a.corpus_documents} documents: answers should come "
+        out.append(Effect(having(retrieval), f"task is qa over {a.corpus_documents} documents: answers should come "
                                      "from the documents.", 2))
     return out
 
 
 def task_fit(s: Situation) -> list[Effect]:
     a, n = s.answers, s.n
-    out = []
-    if a.task != "classification":
-        out.append(Effect(("head",), f"task is {a.task}: a classifier head only predicts labels.", blocks=True))
-    elif n >= CLASSIFY_PLENTY:
-        out += [Effect(("head",), f"task is classification with {n} labelled examples: a classifier head learns "
-                                  "the labels directly and answers in one forward pass.", 4),
-                Effect(("lora",), f"task is classification with {n} labelled examples: LoRA learns the "
-                                  "labels too.", 2)]
-    elif n >= TUNE_MIN:
-        out.append(Effect(("head",), f"task is classification with {n} labelled examples: enough for a "
-                                     "classifier head.", 1))
+    out = [Effect((spec.name,), f"task is {a.task}: {spec.tasks_note or spec.name + ' does not apply to it'}.",
+                  blocks=True)
+           for spec in registry.specs() if PLAN_TASK[a.task] not in spec.tasks]
+    if a.task == "classification" and n >= CLASSIFY_PLENTY:
+        out += [Effect(having(trait("classifier")), f"task is classification with {n} labelled examples: a "
+                       "classifier head learns the labels directly and answers in one forward pass.", 4),
+                Effect(having(lambda s: s.has("learns-format") and not s.has("quantized")), f"task is "
+                       f"classification with {n} labelled examples: LoRA learns the labels too.", 2)]
+    elif a.task == "classification" and n >= TUNE_MIN:
+        out.append(Effect(having(trait("classifier")), f"task is classification with {n} labelled examples: "
+                                                       "enough for a classifier head.", 1))
     if a.task == "style" and n >= TUNE_MIN:
-        out.append(Effect(("lora", "qlora", "full", "prompt-tuning"), f"task is style with {n} examples: "
-                          "fine-tuning teaches a behaviour that a prompt can only describe.", 3))
+        out.append(Effect(having(tunes_the_lm), f"task is style with {n} examples: fine-tuning teaches a "
+                                                "behaviour that a prompt can only describe.", 3))
     elif a.task in ("extraction", "generation") and n >= TUNE_MIN:
-        out.append(Effect(("lora", "qlora"), f"task is {a.task}: a consistent output format is learned well "
-                                             f"from {n} examples.", 1))
+        out.append(Effect(having(trait("learns-format")), f"task is {a.task}: a consistent output format is "
+                                                          f"learned well from {n} examples.", 1))
     if s.needs_knowledge and n >= TUNE_MIN and a.task != "classification" and a.corpus_documents > 0:
-        out.append(Effect(("rag+lora",), f"the task needs knowledge from the corpus and a format learned from "
-                                         f"{n} examples: combine retrieval with LoRA.", 4))
+        out.append(Effect(having(lambda s: s.tuned and s.retrieves), "the task needs knowledge from the corpus "
+                          f"and a format learned from {n} examples: combine retrieval with LoRA.", 4))
     return out
+
+
+def shows_examples(s: ApproachSpec) -> bool:
+    """Learns from labelled examples in the prompt, not from training."""
+    return not s.tuned and "labels" in s.needs
 
 
 def memory(s: Situation) -> list[Effect]:
@@ -158,20 +185,26 @@ def memory(s: Situation) -> list[Effect]:
         if not fits[approach]:
             out.append(Effect((approach,), f"needs about {est.memory_gb:.1f} GB, more than the "
                                            f"{s.hw.memory_gb:g} GB of {where}.", blocks=True))
-    mem = {k: v.memory_gb for k, v in s.estimates.items()}
-    if fits.get("full") is False and fits.get("lora"):
-        out.append(Effect(("lora",), f"full fine-tuning does not fit ({mem['full']:.1f} GB) but LoRA does "
-                                     f"({mem['lora']:.1f} GB).", 1))
-    if fits.get("lora") is False and fits.get("qlora") and s.hw.kind == "gpu":
-        out.append(Effect(("qlora",), f"LoRA does not fit ({mem['lora']:.1f} GB) but QLoRA's 4-bit weights "
-                                      f"do ({mem['qlora']:.1f} GB).", 2))
+    # A LoRA-class learner that fits gains where a heavier way to tune the same model does not.
+    for spec in registry.specs():
+        if not (spec.has("learns-format") and fits.get(spec.name)):
+            continue
+        mine = s.estimates[spec.name].memory_gb
+        heavier = [o for o in registry.specs() if (o.has("all-weights") or o.has("learns-format"))
+                   and fits.get(o.name) is False and s.estimates[o.name].memory_gb > mine]
+        if heavier and (not spec.has("quantized") or s.hw.kind == "gpu"):
+            other = min(heavier, key=lambda o: s.estimates[o.name].memory_gb)
+            how = "'s 4-bit base weights" if spec.has("quantized") else ""
+            out.append(Effect((spec.name,), f"{other.name} does not fit ({s.estimates[other.name].memory_gb:.1f} "
+                              f"GB) but {spec.name}{how} do ({mine:.1f} GB).", 2 if spec.has("quantized") else 1))
     return out
 
 
 def hardware(s: Situation) -> list[Effect]:
     out = []
     if s.hw.kind == "cpu" and not s.answers.is_api:
-        out.append(Effect(("qlora",), "gpu_memory_gb is 0: QLoRA's 4-bit kernels need a CUDA GPU.", blocks=True))
+        out += [Effect((name,), f"gpu_memory_gb is 0: the kernels {name} relies on need a CUDA GPU.", blocks=True)
+                for name in having(lambda s: "gpu" in s.needs)]
     for approach, est in s.estimates.items():
         if est.train_hours is not None and est.train_hours > MAX_TRAIN_HOURS:
             out.append(Effect((approach,), f"training would take about {est.train_hours:.0f} hours on this "
@@ -199,10 +232,10 @@ def money_and_speed(s: Situation) -> list[Effect]:
 def model_size(s: Situation) -> list[Effect]:
     p = s.answers.model_params_b
     if p >= LARGE_MODEL_B:
-        return [Effect(("few-shot",), f"model_params_b is {p:g}: large models learn well from examples in "
+        return [Effect(having(shows_examples), f"model_params_b is {p:g}: large models learn well from examples in "
                                       "the prompt.", 1)]
     if p < SMALL_MODEL_B:
-        return [Effect(("zero-shot",), f"model_params_b is {p:g}: small models follow bare instructions "
+        return [Effect(having(trait("baseline")), f"model_params_b is {p:g}: small models follow bare instructions "
                                        "poorly.", -1)]
     return []
 
@@ -217,17 +250,20 @@ def estimate_all(answers: Answers, work: Workload, hw: Hardware, model: str | No
     """Every approach's estimates: local ones from the formulas, API ones from prices only."""
     shape = shape_for(answers.model_params_b, model)
     price = answers.token_usd_per_1m
-    out = {a: estimate_in_context(a, shape, work, hw, answers.is_api, price) for a in IN_CONTEXT}
-    for approach in TUNED:
-        if not answers.is_api:
-            out[approach] = estimate_tuned(approach, shape, work, hw, model, answers.gpu_hour_usd)
-        elif answers.model_access == "api-finetune" and approach in ("lora", "rag+lora"):
-            out[approach] = estimate_provider_tuning(work, price)
+    out = {}
+    for spec in registry.specs():
+        if not spec.tuned:
+            out[spec.name] = estimate_in_context(spec, shape, work, hw, answers.is_api, price)
+        elif not answers.is_api:
+            out[spec.name] = estimate_tuned(spec, shape, work, hw, model, answers.gpu_hour_usd)
+        elif answers.model_access == "api-finetune" and spec.has("provider-tunable"):
+            out[spec.name] = estimate_provider_tuning(work, price)
         else:
-            out[approach] = Estimate()
+            out[spec.name] = Estimate()
     for calibration in calibrations:
-        if calibration.method in out:
-            out[calibration.method] = calibration.apply(out[calibration.method])
+        for spec in registry.specs():
+            if spec.trainer == calibration.method and spec.name in out and not answers.is_api:
+                out[spec.name] = calibration.apply(out[spec.name])
     return out
 
 
@@ -243,8 +279,9 @@ def workload(answers: Answers, data: DataProfile | None, corpus: CorpusProfile |
 
 
 def rank(situation: Situation) -> list[Ranked]:
-    scores = dict(PRIOR)
-    reasons: dict[str, list[str]] = {a: [BASICS[a]] if a in BASICS else [] for a in APPROACHES}
+    specs = registry.specs()
+    scores = {s.name: s.prior for s in specs}
+    reasons: dict[str, list[str]] = {s.name: [s.summary] if s.summary else [] for s in specs}
     blocked: set[str] = set()
     for rule in RULES:
         for effect in rule(situation):
@@ -254,8 +291,8 @@ def rank(situation: Situation) -> list[Ranked]:
                 if effect.blocks:
                     blocked.add(approach)
     ranked = [Ranked(approach=a, feasible=a not in blocked, score=round(scores[a], 2), reasons=reasons[a],
-                     estimates=situation.estimates[a].to_dict()) for a in APPROACHES]
-    order = {a: i for i, a in enumerate(APPROACHES)}
+                     estimates=situation.estimates[a].to_dict()) for a in scores]
+    order = {a: i for i, a in enumerate(scores)}
     return sorted(ranked, key=lambda r: (not r.feasible, -r.score, order[r.approach]))
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from tunewise.core.defaults import DEFAULT_GENERATOR
 from tunewise.advisor.questions import BY_KEY, QUESTIONS, Question, answers_path, read_answers_file, save_answers, saved_answers
 from tunewise.cli.options import force_option, json_option, model_options, model_ref
 from tunewise.cli.render import console, err_console, print_json, progress, table
@@ -162,7 +163,7 @@ def render_recommendation(rec) -> None:
 @click.option("--eval", "eval_path", type=click.Path(path_type=Path), help="Evaluation set: checks leakage.")
 @click.option("--corpus", type=click.Path(path_type=Path), help="Corpus folder to profile too.")
 @click.option("--previous", type=click.Path(path_type=Path), help="An older corpus snapshot: share changed.")
-@click.option("--model", default="smollm2-135m-instruct", show_default=True, help="Whose tokenizer counts tokens.")
+@click.option("--model", default=DEFAULT_GENERATOR, show_default=True, help="Whose tokenizer counts tokens.")
 @click.option("--fast", is_flag=True, help="Estimate tokens as chars/4 instead of loading a tokenizer.")
 @click.option("--max-seq-len", default=512, show_default=True, type=click.IntRange(min=1),
               help="Records longer than this many tokens are reported as too long.")

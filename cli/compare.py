@@ -36,9 +36,9 @@ def compare(plan: Path, overrides: tuple[str, ...], out: Path, only: str | None,
 
         results = run_compare(plan, out, force=force, only=names, max_new_tokens=max_new_tokens, progress=report, overrides=overrides)
     if as_json:
-        print_json(results)
+        print_json(results.model_dump(mode="json"))
         return
     header, rows = comparison_rows(results)
-    console.print(table(f"{results['task']}: {results['primary_metric']} decides; * = measured winner", header, rows))
-    console.print(f"Recommendation: {results['recommendation']}  (measured winner: {results['winner']})")
+    console.print(table(f"{results.task}: {results.primary_metric} decides; * = measured winner", header, rows))
+    console.print(f"Recommendation: {results.recommendation}  (measured winner: {results.winner})")
     console.print(f"Report: {out / 'report.html'}  (also report.md, results.json, predictions/)")

@@ -5,13 +5,14 @@ from pathlib import Path
 
 import click
 
+from tunewise.core.defaults import DEFAULT_EMBEDDER
 from tunewise.cli.options import force_option, json_option
 from tunewise.cli.render import console, print_json, progress, table
 
 
 def location_options(func):
     """Where the index lives (a folder, or a Chroma server) and which embedder reads it."""
-    func = click.option("--embedder", default="minilm-l6", show_default=True,
+    func = click.option("--embedder", default=DEFAULT_EMBEDDER, show_default=True,
                         help="Sentence-transformers model: bundled name or local folder.")(func)
     func = click.option("--collection", default="tunewise", show_default=True, help="Chroma collection name.")(func)
     func = click.option("--chroma-url", default=None,

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import click
 
+from tunewise.core.defaults import DEFAULT_GENERATOR
 from tunewise.core.schema import ApiModel, ModelRef
 
 force_option = click.option("--force", is_flag=True, help="Overwrite an existing output.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON for scripts.")
 
 
-def model_options(default: str | None = "smollm2-135m-instruct"):
+def model_options(default: str | None = DEFAULT_GENERATOR):
     """`--model` plus `--api-base`/`--api-key-env`: with `--api-base`, the model is an API model."""
 
     def decorate(func):

@@ -5,11 +5,12 @@ import os
 
 import click
 
+from tunewise.core.defaults import DEFAULT_GENERATOR
 from tunewise.cli.render import err_console
 
 
 @click.command()
-@click.option("--model", default="smollm2-135m-instruct", show_default=True,
+@click.option("--model", default=DEFAULT_GENERATOR, show_default=True,
               help="Bundled model name, local (e.g. merged) model folder or .gguf file.")
 @click.option("--adapter", type=click.Path(exists=True, file_okay=False), default=None,
               help="A PEFT adapter folder to serve on top of --model.")

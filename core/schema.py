@@ -5,21 +5,15 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator, model_validator
 
-from tunewise.core.errors import ConfigError
+from tunewise.core import registry
+from tunewise.core.defaults import DEFAULT_EMBEDDER, DEFAULT_GENERATOR
+from tunewise.core.errors import ConfigError, TunewiseError
 from tunewise.core.files import atomic_write_text
 
 TASKS = ("classification", "extraction", "generation", "qa", "style")
-APPROACHES = (
-    "zero-shot", "few-shot", "rag", "lora", "qlora", "full", "prompt-tuning", "head", "rag+lora",
-)
-TUNING_APPROACHES = ("lora", "qlora", "full", "prompt-tuning", "head", "rag+lora")
-
 Task = Literal["classification", "extraction", "generation", "qa", "style"]
-Approach = Literal[
-    "zero-shot", "few-shot", "rag", "lora", "qlora", "full", "prompt-tuning", "head", "rag+lora"
-]
 
 
 class Record(BaseModel):
@@ -54,6 +48,8 @@ def describe_validation_error(exc: ValidationError) -> str:
     """One sentence naming the first offending key, e.g. "unknown key 'lrr'"."""
     err = exc.errors()[0]
     key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    if err["type"] == "value_error":
+        return f"key '{key}': {err['msg'].removeprefix('Value error, ')}"
     if err["type"] == "extra_forbidden":
         return f"unknown key '{key}'"
     if err["type"] == "missing":
@@ -91,6 +87,75 @@ class Prices(Record):
     output_token_usd_per_1m: float | None = Field(default=None, ge=0)
 
 
+def approach_name(name: str) -> str:
+    """A registered approach (not an `api-` variant: those follow from the plan's `api_model`)."""
+    try:
+        registry.spec(name)
+    except TunewiseError as exc:
+        raise ValueError(str(exc)) from None
+    if registry.split_api(name)[1]:
+        raise ValueError(f"'{name}': list '{registry.split_api(name)[0]}'; its api- variant runs when the plan "
+                         "has an api_model")
+    return name
+
+
+class TrainingKnobs(Record):
+    """The settings of a training run that a plan may set, once for all tuned approaches or per approach.
+
+    None means the recipe's default for the method (tuning/config.py METHOD_DEFAULTS); only the keys a
+    plan sets are passed on, so a per-approach block overrides the shared keys one by one.
+    """
+
+    epochs: float | None = Field(default=None, gt=0)
+    max_steps: int | None = Field(default=None, gt=0)
+    lr: float | None = Field(default=None, gt=0)
+    batch_size: int | None = Field(default=None, gt=0)
+    grad_accum: int = Field(default=1, gt=0)
+    max_seq_len: int = Field(default=512, ge=16)
+    warmup_ratio: float = Field(default=0.0, ge=0, lt=1)
+    weight_decay: float = Field(default=0.0, ge=0)
+    lora_r: int | None = Field(default=None, gt=0)
+    lora_alpha: int | None = Field(default=None, gt=0)
+    lora_dropout: float = Field(default=0.05, ge=0, lt=1)
+    target_modules: list[str] | str = "all-linear"
+    train_top_layers: int | None = Field(default=None, gt=0)
+    num_virtual_tokens: int = Field(default=16, gt=0)
+    save_steps: int = Field(default=50, gt=0)
+    logging_steps: int = Field(default=5, gt=0)
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
+
+    def settings(self) -> dict[str, Any]:
+        """Only what was set explicitly, to lay over another block."""
+        return self.model_dump(exclude_unset=True)
+
+
+class PlanTuning(TrainingKnobs):
+    """A plan's `tuning:` block: shared knobs, plus a block per tuned approach (`tuning.head.lr=5e-3`)."""
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+    __pydantic_extra__: dict[str, TrainingKnobs] = Field(init=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blocks_are_tuned_approaches(cls, data: Any) -> Any:
+        for key in data if isinstance(data, dict) else ():
+            if key in cls.model_fields:
+                continue
+            try:
+                spec = registry.spec(key)
+            except TunewiseError:
+                raise ValueError(f"unknown key '{key}' (neither a tuning setting nor a tuned approach)") from None
+            if not spec.tuned:
+                raise ValueError(f"'{key}' trains nothing, so it takes no tuning block")
+        return data
+
+    def for_approach(self, name: str) -> dict[str, Any]:
+        """The shared settings with `name`'s own block over them."""
+        shared = {k: v for k, v in self.settings().items() if k not in (self.__pydantic_extra__ or {})}
+        own = (self.__pydantic_extra__ or {}).get(name)
+        return {**shared, **(own.settings() if own else {})}
+
+
 class Plan(Record):
     """What `advise` writes and `compare` runs; also written by hand."""
 
@@ -100,16 +165,31 @@ class Plan(Record):
     corpus: Path | None = None
     corpus_next: Path | None = None
     eval_next: Path | None = None
-    model: ModelRef = "smollm2-135m-instruct"
+    model: ModelRef = DEFAULT_GENERATOR
     api_model: ApiModel | None = None
-    embedder: str = "minilm-l6"
-    approaches: list[Approach] = Field(min_length=1)
-    tuning: dict[str, Any] = Field(default_factory=dict)
+    embedder: str = DEFAULT_EMBEDDER
+    approaches: list[str] = Field(min_length=1)
+    tuning: PlanTuning = Field(default_factory=PlanTuning)
     limit_eval: int | None = Field(default=None, gt=0)
     seed: int = 0
-    recommendation: Approach | None = None
+    recommendation: str | None = None
     reasons: list[str] = Field(default_factory=list)
     prices: Prices = Field(default_factory=Prices)
+
+    @field_validator("approaches")
+    @classmethod
+    def _registered(cls, value: list[str]) -> list[str]:
+        return [approach_name(v) for v in value]
+
+    @field_serializer("tuning")
+    def _set_keys_only(self, tuning: PlanTuning) -> dict[str, Any]:
+        """A plan file carries the settings it sets, not every default."""
+        return tuning.model_dump(mode="json", exclude_unset=True)
+
+    @field_validator("recommendation")
+    @classmethod
+    def _registered_pick(cls, value: str | None) -> str | None:
+        return value if value is None else approach_name(value)
 
     def resolve_paths(self, base: Path) -> "Plan":
         """Paths in a plan file are relative to the plan file's folder."""

@@ -1,5 +1,6 @@
 """results.json, report.md and a self-contained report.html (plots inlined as base64 PNG) from the
-finished approaches of a comparison. Pure over the results dict, apart from matplotlib for the plots.
+finished approaches of a comparison. `assemble_results` makes the validated `Comparison`; the renderers
+read its JSON form (what results.json holds), apart from matplotlib for the plots.
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from tunewise.core.files import atomic_write_text, write_json
+from tunewise.core.files import atomic_write_text
+from tunewise.core.results import ApproachResult, Comparison
 from tunewise.core.schema import Plan
 from tunewise.eval.metrics import LOWER_IS_BETTER, METRIC_KEYS, PRIMARY
 
@@ -27,12 +29,13 @@ LABELS = {
 }
 
 
-def assemble_results(plan: Plan, approaches: dict[str, dict]) -> dict[str, Any]:
-    """The results.json document: every approach, the measured winner, and the advisor's recommendation."""
+def assemble_results(plan: Plan, finished: dict[str, ApproachResult | dict]) -> Comparison:
+    """The results.json record: every approach, the measured winner, and the advisor's recommendation."""
     primary = PRIMARY[plan.task]
+    approaches = {n: ApproachResult.model_validate(r).model_dump(mode="json") for n, r in finished.items()}
     winner = pick_winner(approaches, primary)
     advised = plan.recommendation if plan.recommendation in approaches else None
-    return {
+    return Comparison.model_validate({
         "task": plan.task,
         "model": plan.model if isinstance(plan.model, str) else plan.model.model,
         "primary_metric": primary,
@@ -43,7 +46,7 @@ def assemble_results(plan: Plan, approaches: dict[str, dict]) -> dict[str, Any]:
         "disagreement": disagreement(approaches, primary, winner, advised),
         "machine": machine(),
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-    }
+    })
 
 
 def pick_winner(approaches: dict[str, dict], primary: str) -> str:
@@ -90,8 +93,9 @@ def columns(results: dict[str, Any]) -> tuple[list[str], list[str]]:
     return metric_keys, cost_keys
 
 
-def comparison_rows(results: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+def comparison_rows(results: Comparison | dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     """Header and rows of the comparison table (terminal, markdown and HTML all use this)."""
+    results = view(results)
     metric_keys, cost_keys = columns(results)
     header = ["approach"] + [LABELS[k] for k in metric_keys + cost_keys]
     rows = []
@@ -272,9 +276,15 @@ def html_report(results: dict[str, Any], images: dict[str, bytes]) -> str:
     return "\n".join(parts)
 
 
-def write_report(out: Path, results: dict[str, Any]) -> None:
+def view(results: Comparison | dict[str, Any]) -> dict[str, Any]:
+    """The JSON form the renderers read (exactly what results.json holds)."""
+    return results.model_dump(mode="json") if isinstance(results, Comparison) else results
+
+
+def write_report(out: Path, comparison: Comparison) -> None:
     """Plots, report.md, report.html, and results.json last: its presence marks the folder finished."""
     out = Path(out)
+    results = view(comparison)
     images = plots(results)
     files = []
     for name, png in images.items():
@@ -284,4 +294,4 @@ def write_report(out: Path, results: dict[str, Any]) -> None:
         files.append(f"plots/{name}.png")
     atomic_write_text(out / "report.md", markdown(results, files))
     atomic_write_text(out / "report.html", html_report(results, images))
-    write_json(out / "results.json", results)
+    comparison.save(out / "results.json")

@@ -4,9 +4,12 @@ Layout of OUT (each file written atomically):
   compare.json              the plan and settings this folder belongs to
   predictions/NAME.jsonl    one line per eval example; every reported metric is recomputable from these
   predictions/drift/NAME.jsonl   the same on the questions about changed facts (knowledge drift)
-  approaches/NAME.json      metrics and costs of a finished approach: its presence means "skip on resume"
-  models/METHOD/            fine-tuned outputs; index/ and index-next/ the Chroma indexes
-  results.json, report.md, report.html   written when every approach is done
+  approaches/NAME.json      an `ApproachResult` (metrics and costs): its presence means "skip on resume"
+  models/NAME/              fine-tuned outputs; index/ and index-next/ the Chroma indexes
+  results.json, report.md, report.html   a `Comparison` and its report, written when every approach is done
+
+A plan's path through here: `validate` (everything checked before anything is written), then for each
+approach `run_approach` (its registered `build`, then `predict_rows`), then the report.
 """
 from __future__ import annotations
 
@@ -16,18 +19,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from tunewise.core import registry
 from tunewise.core.config import load_config
 from tunewise.core.data import Dataset, Document, Example, check_eval_labels, load_corpus, load_dataset
+from tunewise.core.defaults import MAX_NEW_TOKENS
 from tunewise.core.device import rss_mb
 from tunewise.core.errors import ConfigError, DataError, DeviceError, OutputExistsError
 from tunewise.core.files import claim_output, read_json, write_json
+from tunewise.core.results import ApproachResult, Comparison
 from tunewise.core.schema import Plan
 from tunewise.eval import metrics
-from tunewise.eval.approaches import API_PREFIX, SYSTEM_PROMPTS, Built, LLMSystem, Progress, Workspace, rag_messages_for, spec_for
+from tunewise.eval.checks import drift, forgetting
+from tunewise.eval.systems import LLMSystem
+from tunewise.eval.workspace import Built, Progress, Workspace, tune_config
 
-PROBES = Path(__file__).parent / "probes" / "general.jsonl"
 PREDICT_BATCH = 8
-DEFAULT_MAX_NEW_TOKENS = 32
+DEFAULT_MAX_NEW_TOKENS = MAX_NEW_TOKENS
 
 
 @dataclass
@@ -54,38 +61,42 @@ def validate(plan_path: str | Path, only: Sequence[str] | None = None, overrides
     train = load_dataset(plan.train)
     evaluation = load_dataset(plan.eval)
     _check_task(plan, train, evaluation)
-    specs = [spec_for(n) for n in names]
-    for name, spec in zip(names, specs):
-        if plan.task not in spec.tasks:
-            raise ConfigError(f"{plan_path}: approach '{name}' does not apply to task '{plan.task}'")
-        if spec.needs_corpus and plan.corpus is None:
-            raise ConfigError(f"{plan_path}: approach '{name}' needs a 'corpus' folder in the plan")
-    if any(s.gpu_only for s in specs) and not _has_cuda():
-        gpu = next(n for n, s in zip(names, specs) if s.gpu_only)
-        raise DeviceError(f"approach '{gpu}' needs a CUDA GPU and none is available; remove it from the plan")
-    _check_tuning(plan, names)
-    if any(n.startswith(API_PREFIX) for n in names):
+    for name in names:
+        _check_approach(plan_path, plan, name)
+    if any(registry.split_api(n)[1] for n in names):
         from tunewise.core.models import api_key
 
         api_key(plan.api_model)
     corpus = load_corpus(plan.corpus) if plan.corpus else None
-    drift = plan.corpus_next is not None and plan.eval_next is not None and corpus is not None
+    drift_check = plan.corpus_next is not None and plan.eval_next is not None and corpus is not None
     examples = list(evaluation.examples[: plan.limit_eval])
     return Inputs(plan, names, train, examples, corpus,
-                  load_corpus(plan.corpus_next) if drift else None,
-                  list(load_dataset(plan.eval_next).examples) if drift else None)
+                  load_corpus(plan.corpus_next) if drift_check else None,
+                  list(load_dataset(plan.eval_next).examples) if drift_check else None)
 
 
 def _approach_names(plan: Plan, only: Sequence[str] | None) -> list[str]:
     names = list(dict.fromkeys(plan.approaches))
     if plan.api_model is not None:
-        names += [API_PREFIX + n for n in names if spec_for(n).prompt_only]
+        names += [registry.API_PREFIX + n for n in names if registry.spec(n).api]
     if only:
         unknown = [n for n in only if n not in names]
         if unknown:
             raise ConfigError(f"--only: '{unknown[0]}' is not in this plan's approaches ({', '.join(names)})")
         names = [n for n in names if n in only]
     return names
+
+
+def _check_approach(plan_path, plan: Plan, name: str) -> None:
+    spec = registry.spec(name)
+    if plan.task not in spec.tasks:
+        raise ConfigError(f"{plan_path}: approach '{name}' does not apply to task '{plan.task}'")
+    if spec.retrieves and plan.corpus is None:
+        raise ConfigError(f"{plan_path}: approach '{name}' needs a 'corpus' folder in the plan")
+    if "gpu" in spec.needs and not _has_cuda():
+        raise DeviceError(f"approach '{name}' needs a CUDA GPU and none is available; remove it from the plan")
+    if spec.tuned:
+        tune_config(plan, name, Path("."), "")
 
 
 def _check_task(plan: Plan, train: Dataset, evaluation: Dataset) -> None:
@@ -96,17 +107,6 @@ def _check_task(plan: Plan, train: Dataset, evaluation: Dataset) -> None:
             raise DataError(data.path, f"task '{plan.task}' needs prompt/answer records, this file is classification")
     if plan.task == "classification":
         check_eval_labels(train, evaluation)
-
-
-def _check_tuning(plan: Plan, names: list[str]) -> None:
-    from tunewise.eval.approaches import APPROACHES, tune_config
-
-    for key, value in plan.tuning.items():
-        if key in APPROACHES and not isinstance(value, dict):
-            raise ConfigError(f"plan 'tuning.{key}' must be a mapping of tuning keys")
-    for name in names:
-        if name in ("lora", "qlora", "full", "prompt-tuning", "head"):
-            tune_config(plan, name, "classification" if name == "head" else "sft", Path("."), "")
 
 
 def _has_cuda() -> bool:
@@ -135,7 +135,7 @@ def prepare_output(out: Path, plan: Plan, settings: dict, force: bool) -> None:
 
 def run_compare(plan_path: str | Path, out: str | Path, force: bool = False, only: Sequence[str] | None = None,
                 max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, progress: Progress | None = None,
-                overrides: Sequence[str] = ()) -> dict[str, Any]:
+                overrides: Sequence[str] = ()) -> Comparison:
     """Run (or resume) the comparison and write results.json, report.md and report.html into `out`."""
     from tunewise.eval.report import assemble_results, write_report
 
@@ -143,13 +143,15 @@ def run_compare(plan_path: str | Path, out: str | Path, force: bool = False, onl
     out = Path(out)
     prepare_output(out, inputs.plan, {"max_new_tokens": max_new_tokens}, force)
     ws = Workspace(inputs.plan, inputs.train, inputs.corpus, out, max_new_tokens, progress, _device())
-    finished: dict[str, dict] = {}
+    finished: dict[str, ApproachResult] = {}
     for name in inputs.names:
-        record = out / "approaches" / f"{name}.json"
-        if not record.exists():
-            write_json(record, run_approach(ws, name, inputs))
+        path = out / "approaches" / f"{name}.json"
+        if path.exists():
+            finished[name] = ApproachResult.load(path)
+        else:
+            finished[name] = run_approach(ws, name, inputs)
+            finished[name].save(path)
             gc.collect()
-        finished[name] = read_json(record)
     results = assemble_results(inputs.plan, finished)
     write_report(out, results)
     return results
@@ -161,28 +163,31 @@ def _device():
     return choose_device()
 
 
-def run_approach(ws: Workspace, name: str, inputs: Inputs) -> dict[str, Any]:
-    """Build one approach, answer every eval example, and return its metrics and costs."""
-    spec = spec_for(name)
-    api = name.startswith(API_PREFIX)
+def run_approach(ws: Workspace, name: str, inputs: Inputs) -> ApproachResult:
+    """Build one approach through its registered `build`, answer every eval example, measure it."""
+    api = registry.split_api(name)[1]
+    build = registry.builder(name)
     with PeakMemory() as memory:
-        built = spec.build(ws, model=ws.plan.api_model) if api else spec.build(ws)
+        built = build(ws, model=ws.plan.api_model) if api else build(ws)
         rows = predict_rows(ws, name, built.system, inputs.evaluation)
     write_jsonl(ws.out / "predictions" / f"{name}.jsonl", rows)
-    record = {
-        "metrics": metrics.task_metrics(ws.task, rows),
-        "costs": costs(ws.plan, built, rows, memory.peak_mb, api, on_gpu=ws.device.is_cuda),
-        "losses": built.losses,
-        "notes": built.notes,
-        "examples": len(rows),
-    }
+    result = ApproachResult(
+        metrics=metrics.task_metrics(ws.task, rows),
+        costs=costs(ws.plan, built, rows, memory.peak_mb, api, on_gpu=ws.device.is_cuda),
+        losses=built.losses, notes=built.notes, examples=len(rows),
+    )
     if ws.task == "classification":
-        record["per_class_f1"] = metrics.per_class_f1([r["reference"] for r in rows], [r["prediction"] for r in rows])
+        result.per_class_f1 = metrics.per_class_f1([r["reference"] for r in rows], [r["prediction"] for r in rows])
     if built.tuned_generator is not None:
-        record["forgetting"] = forgetting(ws, built.tuned_generator)
+        result.forgetting = forgetting(ws, built.tuned_generator)
     if inputs.eval_next is not None and isinstance(built.system, LLMSystem):
-        record["drift"] = drift(ws, name, built, inputs)
-    return record
+        def predict(system, examples):
+            drift_rows = predict_rows(ws, name, system, examples, stage="drift")
+            write_jsonl(ws.out / "predictions" / "drift" / f"{name}.jsonl", drift_rows)
+            return drift_rows
+
+        result.drift = drift(ws, name, built, inputs.corpus_next, inputs.eval_next, predict)
+    return result
 
 
 def predict_rows(ws: Workspace, name: str, system, examples: Sequence[Example], stage: str = "predict") -> list[dict]:
@@ -235,51 +240,6 @@ def costs(plan: Plan, built: Built, rows: list[dict], peak_mb: float, api: bool 
     if api and prices.input_token_usd_per_1m is not None and tokens:
         out["usd_per_1k_queries"] = round(float(np.mean(tokens)) * prices.input_token_usd_per_1m / 1000, 4)
     return out
-
-
-def probe_scores(generator, probes: Sequence[Example]) -> dict[str, float]:
-    """General knowledge: multiple-choice accuracy by log-likelihood, and the answers' perplexity."""
-    correct, pairs = 0, []
-    for probe in probes:
-        choices = probe.meta["choices"]
-        scores = generator.loglikelihood(probe.prompt_messages(system=SYSTEM_PROMPTS["qa"]), choices)
-        best = max(range(len(choices)), key=lambda i: scores[i][0])
-        correct += choices[best] == probe.response
-        pairs.append(scores[choices.index(probe.response)])
-    return {"accuracy": round(correct / len(probes), 4), "perplexity": round(metrics.perplexity(pairs), 4)}
-
-
-def forgetting(ws: Workspace, tuned) -> dict[str, float]:
-    """The shipped probe set before (base model, scored once per folder) and after fine-tuning."""
-    probes = list(load_dataset(PROBES).examples)
-    cache = ws.out / "probes-base.json"
-    if not cache.exists():
-        write_json(cache, probe_scores(ws.generator(), probes))
-    before, after = read_json(cache), probe_scores(tuned, probes)
-    return {"probe_accuracy_before": before["accuracy"], "probe_accuracy_after": after["accuracy"],
-            "probe_perplexity_before": before["perplexity"], "probe_perplexity_after": after["perplexity"]}
-
-
-def drift(ws: Workspace, name: str, built: Built, inputs: Inputs) -> dict[str, Any]:
-    """Score again on questions about changed facts: RAG after an incremental re-index, tuned models as
-    they are (not retrained), with what catching up costs each way."""
-    spec = spec_for(name)
-    system = built.system
-    if spec.needs_corpus:
-        index, seconds, counts = ws.drift_index(inputs.corpus_next)
-        system = LLMSystem(system.generator, ws.task, ws.labels, ws.max_new_tokens,
-                           rag_messages_for(ws, system.generator, index))
-        changed = counts["added"] + counts["updated"] + counts["deleted"]
-        catch_up = {"seconds": round(seconds, 2),
-                    "how": f"incremental re-index: {changed} changed documents, {counts['chunks_embedded']} chunks embedded"}
-    elif built.tuned_generator is not None:
-        catch_up = {"seconds": round(built.train_seconds, 2),
-                    "how": "retrain with the new facts (not run here; the measured training time)"}
-    else:
-        catch_up = {"seconds": 0.0, "how": "nothing to update; the facts were never in the prompt"}
-    rows = predict_rows(ws, name, system, inputs.eval_next, stage="drift")
-    write_jsonl(ws.out / "predictions" / "drift" / f"{name}.jsonl", rows)
-    return {"metrics": metrics.task_metrics(ws.task, rows), "catch_up": catch_up}
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:

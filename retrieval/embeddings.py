@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from tunewise.core.models import DEFAULT_EMBEDDER, load_embedder, resolve_model
+from tunewise.core.defaults import DEFAULT_EMBEDDER
+from tunewise.core.models import load_embedder, resolve_model
 
 DEFAULT_BATCH = 64
 

@@ -29,6 +29,8 @@ class Generation:
 class LocalGenerator:
     """Batched greedy generation and log-likelihood scoring with a local model and its chat template."""
 
+    has_loglikelihood = True
+
     def __init__(self, model, tokenizer, name: str = "local", batch_size: int = 8, kv_cache: str | None = None):
         self.model = model.eval()
         self.tokenizer = tokenizer
@@ -123,6 +125,8 @@ def _with_adapter(model, adapter: Path):
 
 class ApiGenerator:
     """An OpenAI-compatible chat endpoint: the official client's timeout and retries with backoff."""
+
+    has_loglikelihood = False
 
     def __init__(self, api: ApiModel):
         from openai import OpenAI

@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Callable, Sequence
 from urllib.parse import urlparse
 
+from tunewise.core.defaults import CHUNK_OVERLAP, CHUNK_TOKENS, DEFAULT_EMBEDDER, RAG_K
 from tunewise.core.data import Document
 from tunewise.core.errors import DataError, TunewiseError
 from tunewise.retrieval.embeddings import Embedder
-from tunewise.retrieval.ingest import (
-    DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, SPECIAL_TOKENS, Chunk, Splitter, document_hash, load_documents,
-)
+from tunewise.retrieval.ingest import SPECIAL_TOKENS, Chunk, Splitter, document_hash, load_documents
 
 DEFAULT_COLLECTION = "tunewise"
 SQLITE_FILE = "chroma.sqlite3"
@@ -92,8 +91,8 @@ class ChromaIndex:
         self.client = client
         self.name = collection
         # Defaults fit the embedder: MiniLM gets 200/32, a model reading fewer tokens gets less.
-        self.chunk_tokens = chunk_tokens or min(DEFAULT_CHUNK_TOKENS, embedder.max_tokens - SPECIAL_TOKENS)
-        self.chunk_overlap = chunk_overlap if chunk_overlap is not None else min(DEFAULT_CHUNK_OVERLAP,
+        self.chunk_tokens = chunk_tokens or min(CHUNK_TOKENS, embedder.max_tokens - SPECIAL_TOKENS)
+        self.chunk_overlap = chunk_overlap if chunk_overlap is not None else min(CHUNK_OVERLAP,
                                                                                  self.chunk_tokens // 4)
         self.on_progress = on_progress
         self.where = where or f"collection '{collection}'"
@@ -119,7 +118,12 @@ class ChromaIndex:
         """Bring the collection in step with `documents`: embed only what was added or changed."""
         return self._sync(self._existing(), documents)
 
-    def query(self, text: str, k: int = 4) -> list[Hit]:
+    def is_complete(self) -> bool:
+        """True once a build has finished (an interrupted one is finished by building again)."""
+        col = self._find()
+        return col is not None and bool(col.metadata.get("complete"))
+
+    def query(self, text: str, k: int = RAG_K) -> list[Hit]:
         col = self._existing()
         result = col.query(query_embeddings=[self.embedder.embed_query(text)], n_results=k,
                            include=["documents", "metadatas", "distances"])
@@ -234,7 +238,7 @@ class ChromaIndex:
 
 
 def open_index(path: str | Path | None = None, url: str | None = None, collection: str = DEFAULT_COLLECTION,
-               embedder: str | Embedder = "minilm-l6", create: bool = False, **kwargs) -> ChromaIndex:
+               embedder: str | Embedder = DEFAULT_EMBEDDER, create: bool = False, **kwargs) -> ChromaIndex:
     """Open the store first (a missing index fails before the embedder loads), then the embedder."""
     client = open_client(path, url, create=create)
     where = f"{url or path} (collection '{collection}')"

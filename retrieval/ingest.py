@@ -9,11 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
+from tunewise.core.defaults import CHUNK_OVERLAP, CHUNK_TOKENS
 from tunewise.core.data import Document, load_corpus, text_sha256
 from tunewise.core.errors import ConfigError
 
-DEFAULT_CHUNK_TOKENS = 200   # MiniLM truncates at 256 tokens, two of which are [CLS] and [SEP]
-DEFAULT_CHUNK_OVERLAP = 32
 SPECIAL_TOKENS = 2
 
 
@@ -56,8 +55,8 @@ def check_chunk_size(chunk_tokens: int, overlap: int, max_tokens: int | None) ->
 class Splitter:
     """LangChain's recursive splitter with lengths counted by the embedder's tokenizer."""
 
-    def __init__(self, tokenizer, chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
-                 overlap: int = DEFAULT_CHUNK_OVERLAP, max_tokens: int | None = None):
+    def __init__(self, tokenizer, chunk_tokens: int = CHUNK_TOKENS,
+                 overlap: int = CHUNK_OVERLAP, max_tokens: int | None = None):
         from langchain_text_splitters import RecursiveCharacterTextSplitter
 
         check_chunk_size(chunk_tokens, overlap, max_tokens)

@@ -6,6 +6,7 @@ from typing import Any, Iterable, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
+from tunewise.core.defaults import DEFAULT_GENERATOR
 from tunewise.core.config import merge, parse_overrides, read_yaml
 from tunewise.core.errors import ConfigError
 from tunewise.core.schema import Record, describe_validation_error
@@ -31,7 +32,7 @@ class TuneConfig(Record):
     """What `tunewise tune` runs; `run.json` records the resolved copy. Plan `tuning:` blocks override it."""
 
     method: Method = "lora"
-    model: str = "smollm2-135m-instruct"
+    model: str = DEFAULT_GENERATOR
     train: Path | None = None
     eval: Path | None = None
     out: Path | None = None

@@ -27,13 +27,13 @@ def run(plan, tmp_path, *extra):
 
 
 @pytest.mark.parametrize("changes, fragments", [
-    ({"approaches": ["zero-shot", "magic"]}, ("approaches.1",)),
+    ({"approaches": ["zero-shot", "magic"]}, ("approaches", "unknown approach 'magic'")),
     ({"train": "missing.jsonl"}, ("missing.jsonl", "file not found")),
     ({"lrr": 1}, ("unknown key 'lrr'",)),
     ({"task": "translation"}, ("key 'task'",)),
     ({"approaches": ["rag"]}, ("approach 'rag' needs a 'corpus'",)),
     ({"approaches": ["qlora"]}, ("qlora", "needs a CUDA GPU")),
-    ({"approaches": ["lora"], "tuning": {"lora": {"lr": -1}}}, ("plan 'tuning' for lora", "lr")),
+    ({"approaches": ["lora"], "tuning": {"lora": {"lr": -1}}}, ("tuning.lora.lr", "greater than 0")),
     ({"task": "qa"}, ("cls-train.jsonl", "task 'qa'")),
     ({"limit_eval": 0}, ("limit_eval",)),
     ({"corpus": "nowhere"}, ("nowhere", "corpus folder not found")),

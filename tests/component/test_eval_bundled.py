@@ -14,8 +14,8 @@ def test_rag_beats_zero_shot_on_the_document_questions(tmp_path):
     path = tmp_path / "plan.yaml"
     path.write_text(yaml.safe_dump(plan))
     results = run_compare(path, tmp_path / "out", max_new_tokens=16)
-    rag, zero = results["approaches"]["rag"]["metrics"], results["approaches"]["zero-shot"]["metrics"]
+    rag, zero = results.approaches["rag"].metrics, results.approaches["zero-shot"].metrics
     assert rag["hit_rate"] >= 0.75                  # MiniLM finds the right document for most questions
     assert rag["token_f1"] > zero["token_f1"]       # facts no model can know come from the documents
     assert rag["perplexity"] < zero["perplexity"]   # the reference answers become far more likely
-    assert results["winner"] == "rag"
+    assert results.winner == "rag"

@@ -62,40 +62,40 @@ def qa_run(tiny_model, tmp_path_factory):
 
 def test_every_approach_answers_the_same_examples(qa_run):
     out, results, _ = qa_run
-    assert list(results["approaches"]) == ["zero-shot", "rag", "lora"]
-    ids = {name: [r["id"] for r in read_rows(out / "predictions" / f"{name}.jsonl")] for name in results["approaches"]}
+    assert list(results.approaches) == ["zero-shot", "rag", "lora"]
+    ids = {name: [r["id"] for r in read_rows(out / "predictions" / f"{name}.jsonl")] for name in results.approaches}
     assert len({tuple(v) for v in ids.values()}) == 1 and len(ids["rag"]) == 4
-    for name, record in results["approaches"].items():
-        assert set(record["metrics"]) >= {"exact_match", "token_f1", "perplexity"}
-        assert set(record["costs"]) >= {"train_seconds", "peak_memory_mb", "latency_ms_p50", "latency_ms_p95",
+    for name, record in results.approaches.items():
+        assert set(record.metrics) >= {"exact_match", "token_f1", "perplexity"}
+        assert set(record.costs) >= {"train_seconds", "peak_memory_mb", "latency_ms_p50", "latency_ms_p95",
                                         "prompt_tokens", "storage_mb"}
-    assert {"hit_rate", "mrr"} <= set(results["approaches"]["rag"]["metrics"])
-    assert "hit_rate" not in results["approaches"]["zero-shot"]["metrics"]      # omitted, not zero
-    assert results["approaches"]["lora"]["costs"]["train_seconds"] > 0
-    assert results["approaches"]["lora"]["losses"]
+    assert {"hit_rate", "mrr"} <= set(results.approaches["rag"].metrics)
+    assert "hit_rate" not in results.approaches["zero-shot"].metrics      # omitted, not zero
+    assert results.approaches["lora"].costs["train_seconds"] > 0
+    assert results.approaches["lora"].losses
 
 
 def test_outputs_and_report(qa_run):
     out, results, stages = qa_run
-    assert json.loads((out / "results.json").read_text()) == json.loads(json.dumps(results))
-    assert results["winner"] in results["approaches"] and results["recommendation"] == "rag"
+    assert json.loads((out / "results.json").read_text()) == results.model_dump(mode="json")
+    assert results.winner in results.approaches and results.recommendation == "rag"
     html = (out / "report.html").read_text()
     assert "data:image/png;base64," in html and "src='http" not in html
     assert "| zero-shot" in (out / "report.md").read_text()
-    assert {s for s, _, _ in stages} >= {"zero-shot: predict", "lora train", "rag: predict"}
+    assert {s for s, _, _ in stages} >= {"zero-shot: predict", "lora: train", "rag: predict"}
 
 
 def test_forgetting_and_drift(qa_run):
     out, results, _ = qa_run
-    forgetting = results["approaches"]["lora"]["forgetting"]
+    forgetting = results.approaches["lora"].forgetting
     assert 0 <= forgetting["probe_accuracy_after"] <= 1 and forgetting["probe_perplexity_before"] > 1
-    drift = results["approaches"]["rag"]["drift"]
-    assert drift["catch_up"]["seconds"] >= 0 and "re-index" in drift["catch_up"]["how"]
+    drift = results.approaches["rag"].drift
+    assert drift.catch_up.seconds >= 0 and "re-index" in drift.catch_up.how
     # docs-v2 changed the fares and refunds documents (and lost-property): only those are re-embedded
-    assert "3 changed documents" in drift["catch_up"]["how"]
+    assert "3 changed documents" in drift.catch_up.how
     assert len(read_rows(out / "predictions" / "drift" / "rag.jsonl")) == 3
-    assert results["approaches"]["lora"]["drift"]["catch_up"]["seconds"] == \
-        results["approaches"]["lora"]["costs"]["train_seconds"]
+    assert results.approaches["lora"].drift.catch_up.seconds == \
+        results.approaches["lora"].costs["train_seconds"]
 
 
 def test_every_number_is_recomputable_from_predictions(qa_run):
@@ -107,10 +107,10 @@ def test_every_number_is_recomputable_from_predictions(qa_run):
 
     out, results, _ = qa_run
     scorer = rouge_scorer.RougeScorer(["rouge1"], tokenizer=SquadTokenizer())
-    for name, record in results["approaches"].items():
+    for name, record in results.approaches.items():
         rows = read_rows(out / "predictions" / f"{name}.jsonl")
         refs, preds = [r["reference"] for r in rows], [r["prediction"] for r in rows]
-        m, c = record["metrics"], record["costs"]
+        m, c = record.metrics, record.costs
         assert m["exact_match"] == pytest.approx(accuracy_score([normalize_answer(x) for x in refs],
                                                                 [normalize_answer(x) for x in preds]))
         assert m["token_f1"] == pytest.approx(np.mean([scorer.score(r, p)["rouge1"].fmeasure for r, p in zip(refs, preds)]))
@@ -130,19 +130,19 @@ def test_classification_scores_labels_by_likelihood(tiny_model, tmp_path):
     approaches = ["zero-shot", "few-shot", "lora", "full", "head"]
     results = run_compare(write_plan(tmp_path, tiny_model, task="classification", approaches=approaches),
                           tmp_path / "out")
-    assert list(results["approaches"]) == approaches
+    assert list(results.approaches) == approaches
     labels = set(json.loads(line)["label"] for line in (tmp_path / "cls-train.jsonl").read_text().splitlines())
-    for name, record in results["approaches"].items():
+    for name, record in results.approaches.items():
         rows = read_rows(tmp_path / "out" / "predictions" / f"{name}.jsonl")
         refs, preds = [r["reference"] for r in rows], [r["prediction"] for r in rows]
         assert set(preds) <= labels          # a label is picked, never free text
-        assert record["metrics"]["accuracy"] == pytest.approx(accuracy_score(refs, preds))
-        assert record["metrics"]["f1_macro"] == pytest.approx(
+        assert record.metrics["accuracy"] == pytest.approx(accuracy_score(refs, preds))
+        assert record.metrics["f1_macro"] == pytest.approx(
             f1_score(refs, preds, labels=sorted(set(refs)), average="macro", zero_division=0))
-        assert set(record["per_class_f1"]) == set(refs)
-    assert "perplexity" not in results["approaches"]["head"]["metrics"]
-    assert "forgetting" in results["approaches"]["full"] and "forgetting" not in results["approaches"]["head"]
-    assert results["approaches"]["full"]["costs"]["storage_mb"] > results["approaches"]["lora"]["costs"]["storage_mb"]
+        assert set(record.per_class_f1) == set(refs)
+    assert "perplexity" not in results.approaches["head"].metrics
+    assert results.approaches["full"].forgetting and results.approaches["head"].forgetting is None
+    assert results.approaches["full"].costs["storage_mb"] > results.approaches["lora"].costs["storage_mb"]
     assert (tmp_path / "out" / "plots" / "per_class_f1.png").is_file()
 
 
@@ -159,7 +159,7 @@ def test_resume_skips_finished_approaches(tiny_model, tmp_path):
     results = run_compare(plan, out, progress=lambda s, d, t: stages.append(s))
     assert (out / "approaches" / "zero-shot.json").stat().st_mtime_ns == kept
     assert "zero-shot: predict" not in stages and "head: predict" in stages
-    assert set(results["approaches"]) == {"zero-shot", "head"}
+    assert set(results.approaches) == {"zero-shot", "head"}
 
 
 def test_resume_after_kill_9(tiny_model, tmp_path):
@@ -181,7 +181,7 @@ def test_resume_after_kill_9(tiny_model, tmp_path):
 
     results = run_compare(plan, out)
     assert first.stat().st_mtime_ns == kept
-    assert set(results["approaches"]) == {"zero-shot", "few-shot", "head"}
+    assert set(results.approaches) == {"zero-shot", "few-shot", "head"}
     assert not list(out.rglob("*.tmp"))
 
 
@@ -190,12 +190,13 @@ def test_prompt_tuning_scores_align_with_the_models_own_loss(tiny_model, tmp_pat
     import torch
 
     from tunewise.core.data import load_dataset
-    from tunewise.eval.approaches import Workspace, build_tuned
+    from tunewise.core.registry import builder
     from tunewise.eval.runner import load_plan
+    from tunewise.eval.workspace import Workspace
 
     plan = load_plan(write_plan(tmp_path, tiny_model, task="classification", approaches=["prompt-tuning"]))
     ws = Workspace(plan, load_dataset(plan.train), None, tmp_path / "out")
-    generator = build_tuned("prompt-tuning")(ws).tuned_generator
+    generator = builder("prompt-tuning")(ws).tuned_generator
     conversation = [{"role": "user", "content": "Where is my bag?"}]
     (logprob, n), = generator.loglikelihood(conversation, ["lost-property"])
     prompt = generator.tokenizer(generator.render(conversation), add_special_tokens=False)["input_ids"]
@@ -226,8 +227,8 @@ def test_api_model_runs_the_prompt_only_approaches_and_the_key_stays_out_of_file
         results = run_compare(plan, tmp_path / "out", max_new_tokens=4)
     finally:
         server.shutdown()
-    assert list(results["approaches"]) == ["zero-shot", "head", "api-zero-shot"]
-    api_metrics = results["approaches"]["api-zero-shot"]["metrics"]
+    assert list(results.approaches) == ["zero-shot", "head", "api-zero-shot"]
+    api_metrics = results.approaches["api-zero-shot"].metrics
     assert set(api_metrics) == {"accuracy", "f1_macro"}          # no log-likelihoods from an API
     assert len(read_rows(tmp_path / "out" / "predictions" / "api-zero-shot.jsonl")) == 5
     for path in (tmp_path / "out").rglob("*"):

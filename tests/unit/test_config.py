@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from pydantic import Field
 
 from tunewise.core.config import load_config, parse_overrides, save_config
@@ -62,8 +63,10 @@ def test_plan_round_trip_and_relative_paths(tmp_path):
 
 
 def test_plan_rejects_unknown_approach():
-    with pytest.raises(Exception, match="approaches"):
+    with pytest.raises(ValidationError, match="unknown approach 'magic'"):
         Plan(task="qa", train="t", eval="e", approaches=["magic"])
+    with pytest.raises(ValidationError, match="its api- variant runs when the plan has an api_model"):
+        Plan(task="qa", train="t", eval="e", approaches=["api-rag"])
 
 
 def test_training_run_round_trip(tmp_path):
@@ -74,5 +77,5 @@ def test_training_run_round_trip(tmp_path):
 
 
 def test_api_model_url_is_checked():
-    with pytest.raises(Exception, match="http"):
+    with pytest.raises(ValidationError, match="must start with http"):
         ApiModel(base_url="localhost:8000", model="m")

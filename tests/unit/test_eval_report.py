@@ -27,16 +27,16 @@ def test_winner_is_best_primary_metric_then_fastest():
 def test_advisor_disagreement_is_explained_in_numbers():
     approaches = {"zero-shot": record(0.3, 50), "head": record(0.8, 5, train=12.0)}
     results = assemble_results(plan(recommendation="zero-shot", reasons=["no training data budget"]), approaches)
-    assert results["winner"] == "head" and results["recommendation"] == "zero-shot"
-    assert "head scored macro F1 0.800 against 0.300 for the advised zero-shot" in results["disagreement"][0]
-    assert any("training time: head 12 vs zero-shot 0" in r for r in results["disagreement"])
+    assert results.winner == "head" and results.recommendation == "zero-shot"
+    assert "head scored macro F1 0.800 against 0.300 for the advised zero-shot" in results.disagreement[0]
+    assert any("training time: head 12 vs zero-shot 0" in r for r in results.disagreement)
 
 
 def test_agreement_and_missing_advice():
     approaches = {"zero-shot": record(0.3, 50), "head": record(0.8, 5)}
-    assert assemble_results(plan(recommendation="head"), approaches)["disagreement"] == []
+    assert assemble_results(plan(recommendation="head"), approaches).disagreement == []
     results = assemble_results(plan(), approaches)
-    assert results["recommendation"] == "head" and results["advisor"]["recommendation"] is None
+    assert results.recommendation == "head" and results.advisor["recommendation"] is None
 
 
 def test_table_marks_the_winner_and_omits_absent_metrics():
@@ -64,7 +64,7 @@ def test_written_report_is_self_contained(tmp_path):
 
 def test_money_uses_the_hour_rate_of_the_device_that_ran():
     from tunewise.core.schema import Plan, Prices
-    from tunewise.eval.approaches import Built
+    from tunewise.eval.workspace import Built
     from tunewise.eval.runner import costs
 
     plan = Plan(task="qa", train="t", eval="e", approaches=["lora"],

@@ -1,0 +1,108 @@
+"""How an approach answers: a prompted language model (prompting, RAG or a tuned model) or a classifier.
+
+Every LLM approach shares one system prompt per task and greedy decoding; fine-tuning is trained with
+that same system prompt, so zero-shot, few-shot, LoRA, full and prompt tuning see identical prompts.
+Classification with a local LLM picks the label whose tokens are most likely, never by parsing free text.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from tunewise.core.data import Example
+
+SYSTEM_PROMPTS = {
+    "qa": "Answer the question in a few words.",
+    "generation": "Write the response the user asks for.",
+}
+Messages = Callable[[Example], tuple[list[dict], "list[str] | None"]]
+
+
+def system_prompt(task: str, labels: Sequence[str]) -> str:
+    if task == "classification":
+        return f"Classify the message. Answer with exactly one label from: {', '.join(labels)}."
+    return SYSTEM_PROMPTS[task]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    text: str
+    latency_ms: float
+    prompt_tokens: int | None = None
+    retrieved: list[str] | None = None    # document ids retrieved, best first (RAG only)
+
+
+class LLMSystem:
+    """A generator and a way to turn an example into a conversation (and the documents it retrieved)."""
+
+    def __init__(self, generator, task: str, labels: Sequence[str], max_new_tokens: int, messages: Messages):
+        self.generator = generator
+        self.task = task
+        self.labels = list(labels)
+        self.max_new_tokens = max_new_tokens
+        self.messages = messages
+        self._label_scores: dict[str, list[tuple[float, int]]] = {}
+
+    def with_messages(self, messages: Messages) -> "LLMSystem":
+        """The same model answering from other prompts (e.g. over an updated index)."""
+        return LLMSystem(self.generator, self.task, self.labels, self.max_new_tokens, messages)
+
+    def predict(self, examples: Sequence[Example]) -> list[Prediction]:
+        prompts = [self.messages(e) for e in examples]
+        if self.task == "classification" and self.scores_labels:
+            return [self._pick_label(e, conv, retrieved) for e, (conv, retrieved) in zip(examples, prompts)]
+        generations = self.generator.generate([conv for conv, _ in prompts], max_new_tokens=self.max_new_tokens)
+        out = []
+        for (conv, retrieved), gen in zip(prompts, generations):
+            text = match_label(gen.text, self.labels) if self.task == "classification" else gen.text
+            out.append(Prediction(text, gen.latency_ms, gen.prompt_tokens, retrieved))
+        return out
+
+    @property
+    def scores_labels(self) -> bool:
+        """Local models give log-likelihoods; an API model only text."""
+        return getattr(self.generator, "has_loglikelihood", False)
+
+    def _pick_label(self, example: Example, conversation: list[dict], retrieved: list[str] | None) -> Prediction:
+        started = time.perf_counter()
+        scores = self.generator.loglikelihood(conversation, self.labels)
+        self._label_scores[example.id] = scores
+        best = max(range(len(self.labels)), key=lambda i: scores[i][0])
+        latency = (time.perf_counter() - started) * 1000
+        return Prediction(self.labels[best], round(latency, 2), self.generator.count_tokens(conversation), retrieved)
+
+    def reference_logprobs(self, examples: Sequence[Example]) -> list[tuple[float, int]] | None:
+        """Log-likelihood of each reference answer under this model, for perplexity (local models only)."""
+        if not self.scores_labels:
+            return None
+        # A classification reference is one of the labels just scored: reuse that score, no second pass.
+        return [self._label_scores[e.id][self.labels.index(e.response)] if e.id in self._label_scores
+                else self.generator.loglikelihood(self.messages(e)[0], [e.response])[0] for e in examples]
+
+
+def match_label(text: str, labels: Sequence[str]) -> str:
+    """Free text -> a label (API models give no log-likelihoods): the earliest label named, else the text."""
+    lowered = text.lower()
+    found = [(lowered.find(label.lower()), label) for label in labels if label.lower() in lowered]
+    return min(found)[1] if found else text.strip()
+
+
+class ClassifierSystem:
+    """A trained classifier (head, or LoRA/full with a head) from `tuning.head.load_classifier`."""
+
+    def __init__(self, classifier):
+        self.classifier = classifier
+
+    def predict(self, examples: Sequence[Example]) -> list[Prediction]:
+        out = []
+        for example in examples:
+            started = time.perf_counter()
+            label = self.classifier.predict([example.prompt])[0]
+            latency = (time.perf_counter() - started) * 1000
+            tokens = len(self.classifier.tokenizer(example.prompt, add_special_tokens=False)["input_ids"])
+            out.append(Prediction(label, round(latency, 2), tokens))
+        return out
+
+    def reference_logprobs(self, examples: Sequence[Example]) -> None:
+        return None

@@ -1,0 +1,54 @@
+"""The records compare writes round-trip, and a damaged or foreign one is one clear error on resume."""
+import json
+
+import pytest
+
+from tunewise.core.errors import ConfigError
+from tunewise.core.results import ApproachResult, CatchUp, Comparison, Drift
+
+
+def result(**extra) -> ApproachResult:
+    return ApproachResult(metrics={"accuracy": 0.5}, costs={"latency_ms_p50": 3.0}, examples=4,
+                          losses=[[1, 2.5]], drift=Drift(metrics={"accuracy": 0.25},
+                                                         catch_up=CatchUp(seconds=1.5, how="re-index")), **extra)
+
+
+def test_approach_result_round_trips(tmp_path):
+    saved = result(per_class_f1={"a": 0.5})
+    saved.save(tmp_path / "a.json")
+    assert ApproachResult.load(tmp_path / "a.json") == saved
+
+
+def test_comparison_round_trips():
+    comparison = Comparison(task="classification", model="m", primary_metric="accuracy",
+                            approaches={"zero-shot": result()}, winner="zero-shot", recommendation="zero-shot",
+                            advisor={"recommendation": None, "reasons": []}, machine={"cpus": 2}, date="today")
+    assert Comparison.from_json(comparison.to_json()) == comparison
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda d: d.pop("metrics"), "missing required key 'metrics'"),
+    (lambda d: d.update(examples="many"), "key 'examples'"),
+    (lambda d: d.update(version=99), "key 'version'"),
+    (lambda d: d.update(surprise=1), "unknown key 'surprise'"),
+])
+def test_a_damaged_or_foreign_record_is_named(tmp_path, edit, fragment):
+    data = json.loads(result().to_json())
+    edit(data)
+    (tmp_path / "a.json").write_text(json.dumps(data))
+    with pytest.raises(ConfigError, match=fragment):
+        ApproachResult.load(tmp_path / "a.json")
+
+
+def test_a_resumed_compare_validates_what_it_reads(tiny_model, tmp_path):
+    """An approaches/NAME.json edited into nonsense stops the resume with the file's name, not a KeyError."""
+    from tests.component.test_eval_runner import write_plan
+    from tunewise.eval.runner import run_compare
+
+    plan = write_plan(tmp_path, tiny_model, task="classification", approaches=["zero-shot"])
+    out = tmp_path / "out"
+    run_compare(plan, out, max_new_tokens=2)
+    (out / "results.json").unlink()
+    (out / "approaches" / "zero-shot.json").write_text('{"metrics": 3}')
+    with pytest.raises(ConfigError, match="zero-shot.json"):
+        run_compare(plan, out, max_new_tokens=2)
