@@ -1,9 +1,11 @@
-"""LoRA throughput (real tokens/s) of tunewise's path vs plain `Trainer` + peft padded to max-seq-len,
+"""LoRA throughput (real tokens/s) of tunewise's path vs plain `Trainer` + peft and TRL's SFTTrainer,
 and peak memory per method, on the bundled SmolLM2-135M. Run: `.venv/bin/python -m bench.tuning`.
 
-Both throughput runs train the same model, data, LoRA config, batch size and number of steps in this
-process, one after the other; only batching differs (length-grouped + pad-to-longest vs pad-to-max).
-The memory runs each start a fresh process, so each peak RSS belongs to one method alone.
+The throughput runs train the same model, data, LoRA config, batch size and number of steps in this
+process, one after the other: tunewise (padding-free rows, logits only at response positions,
+length-grouped order), plain Trainer + peft with transformers' pad-to-longest collator (realistic) and
+padded to max-seq-len (padding-heavy), and TRL's SFTTrainer (completion-only loss, padding-free).
+The memory runs each start a fresh `tunewise tune` process, so each peak RSS belongs to one run alone.
 """
 from __future__ import annotations
 
