@@ -68,7 +68,7 @@ def start(config: TuneConfig, preflight: Callable[[TuneConfig, Any], None] | Non
     device = choose_device(config.device, config.precision)
     if preflight is not None:
         preflight(config, device)
-    check_before_training(config, device, model_dir(config.model))
+    config = check_before_training(config, device, model_dir(config.model))
     train_data = load_dataset(config.train, config.format)
     eval_data = load_dataset(config.eval, config.format) if config.eval else None
     task = config.task_for(train_data.format)

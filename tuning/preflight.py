@@ -1,8 +1,9 @@
 """Checks that refuse a run in one line before any training starts: a max-seq-len beyond the model's
 context, a batch that cannot fit this device's memory, a precision this device does not run.
 
-The memory check uses the advisor's training-memory formula (pure arithmetic, fitted to the peaks that
-bench/tuning.py measures) on the model's own shape, read from its config.json.
+The memory check uses the advisor's training-memory formula (pure arithmetic, checked against peaks
+measured in bench/) on the model's own shape, read from its config.json; where only gradient
+checkpointing makes the batch fit, it is switched on rather than refused.
 """
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ from tunewise.core.errors import ConfigError, DeviceError
 from tunewise.tuning.config import TuneConfig
 
 
-def check_before_training(config: TuneConfig, device, folder: str) -> None:
-    """Raise ConfigError/DeviceError when the run cannot work on this model and device."""
+def check_before_training(config: TuneConfig, device, folder: str) -> TuneConfig:
+    """The config to run (gradient checkpointing switched on where only that makes the batch fit), or
+    ConfigError/DeviceError when the run cannot work on this model and device."""
     model_config = _model_config(folder)
     check_context(config, model_config)
     check_precision(device)
-    check_memory(config, device, model_config)
+    return fit_memory(config, device, model_config)
 
 
 def _model_config(folder: str) -> dict:
@@ -41,23 +43,30 @@ def check_precision(device) -> None:
             raise DeviceError(f"bf16 is not supported on {device.name}; use --precision fp16 or fp32")
 
 
-def check_memory(config: TuneConfig, device, model_config: dict) -> None:
-    """Refuse a batch whose estimated peak is above the device's memory (RAM on the CPU)."""
+def fit_memory(config: TuneConfig, device, model_config: dict) -> TuneConfig:
+    """Refuse a batch whose estimated peak is above the device's memory (RAM on the CPU), unless
+    gradient checkpointing brings it under: then the returned config has it on (run.json says so)."""
+    if not device.memory_gb or "hidden_size" not in model_config or config.method == "qlora":
+        return config
+    need = estimated_peak_gb(config, device, model_config, config.gradient_checkpointing)
+    if need <= device.memory_gb:
+        return config
+    if not config.gradient_checkpointing and config.method in ("lora", "full"):
+        if estimated_peak_gb(config, device, model_config, checkpointing=True) <= device.memory_gb:
+            return config.model_copy(update={"gradient_checkpointing": True})
+    raise DeviceError(f"batch {config.batch_size} x {config.max_seq_len} tokens needs about {need:.0f} GB for "
+                      f"{config.method} on this model, but this device has {device.memory_gb:.0f} GB; lower "
+                      "--batch-size or --max-seq-len (raise grad_accum to keep the effective batch)")
+
+
+def estimated_peak_gb(config: TuneConfig, device, model_config: dict, checkpointing: bool) -> float:
     from tunewise.advisor.estimate import Hardware, training_memory_gb
 
-    if not device.memory_gb or "hidden_size" not in model_config or config.method == "qlora":
-        return
     hardware = Hardware(gpu_memory_gb=device.memory_gb) if device.is_cuda else Hardware(ram_gb=device.memory_gb)
     # Top layers only: embeddings and most weights frozen, closer to an adapter's states than to full's.
     method = "lora" if config.method == "full" and config.train_top_layers else config.method
-    need = training_memory_gb(method, _shape(model_config), config.max_seq_len, config.batch_size, hardware,
-                              precision="fp32" if device.precision == "fp32" else "bf16",
-                              checkpointing=config.gradient_checkpointing)
-    if need > device.memory_gb:
-        raise DeviceError(f"batch {config.batch_size} x {config.max_seq_len} tokens needs about {need:.0f} GB for "
-                          f"{config.method} on this model, but this device has {device.memory_gb:.0f} GB; lower "
-                          "--batch-size or --max-seq-len (raise grad_accum to keep the effective batch), or set "
-                          "gradient_checkpointing=true")
+    return training_memory_gb(method, _shape(model_config), config.max_seq_len, config.batch_size, hardware,
+                              precision="fp32" if device.precision == "fp32" else "bf16", checkpointing=checkpointing)
 
 
 def _shape(model_config: dict):
