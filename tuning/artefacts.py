@@ -15,8 +15,12 @@ from tunewise.core.schema import LossPoint, TrainingRun
 from tunewise.tuning.config import TuneConfig
 from tunewise.tuning.context import CHECKPOINTS, CONFIG_FILE, RUN_FILE, Context, last_checkpoint
 from tunewise.tuning.examples import PadCollator
+from tunewise.tuning.packing import PackedCollator
 
-def finish(ctx: Context, trainer, collator: PadCollator, save: Callable[[Path], None]) -> TrainingRun:
+Collator = PadCollator | PackedCollator  # both count real tokens and padding
+
+
+def finish(ctx: Context, trainer, collator: Collator, save: Callable[[Path], None]) -> TrainingRun:
     """Save the final artefacts (rank 0 only), write run.json last, and drop the checkpoints."""
     digest = _check_ranks_agree(ctx, trainer.model)
     run = None
@@ -74,7 +78,7 @@ def weights_digest(model) -> str:
     return digest.hexdigest()
 
 
-def _training_run(ctx: Context, trainer, collator: PadCollator) -> TrainingRun:
+def _training_run(ctx: Context, trainer, collator: Collator) -> TrainingRun:
     cfg = ctx.config
     state = trainer.state
     losses = [LossPoint(step=h["step"], loss=h["loss"], epoch=h.get("epoch")) for h in state.log_history if "loss" in h]

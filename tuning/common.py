@@ -77,7 +77,7 @@ def warmup_steps(cfg: TuneConfig, train_examples: int, world_size: int = 1) -> i
     return math.ceil(total * cfg.warmup_ratio)
 
 
-def make_collator(ctx: Context, model, tokenizer):
+def make_collator(ctx: Context, tokenizer):
     """Padding-free batches with the loss on response positions only, where the model allows it:
     causal-LM tuning with LoRA or full weights. Prompt tuning prepends virtual tokens (peft ignores
     position ids there) and classifiers read one position, so those pad each batch to its longest."""
@@ -94,7 +94,7 @@ def train(ctx: Context, model, tokenizer, progress: Callable | None = None, args
 
     set_seed(ctx.config.seed)
     train_set, eval_set = encode(ctx, tokenizer)
-    collator, loss = make_collator(ctx, model, tokenizer)
+    collator, loss = make_collator(ctx, tokenizer)
     trainer = _trainer_class()(
         model=model, args=args or training_arguments(ctx, len(train_set)), train_dataset=train_set,
         eval_dataset=eval_set, data_collator=collator, compute_loss_func=loss, processing_class=tokenizer,
@@ -129,7 +129,7 @@ def _evaluate(trainer, eval_set) -> float | None:
     return float(trainer.evaluate()["eval_loss"]) if eval_set else None
 
 
-def ProgressReporter(collator: PadCollator, progress: Callable):  # noqa: N802 - a class factory
+def ProgressReporter(collator, progress: Callable):  # noqa: N802 - a class factory
     """A TrainerCallback, built here so that importing this module does not import transformers."""
     from transformers import TrainerCallback
 
