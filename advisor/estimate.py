@@ -161,19 +161,20 @@ def activation_bytes(shape: ModelShape, seq: int, batch: int, hw: Hardware, chec
 
 
 def training_memory_gb(method: str, shape: ModelShape, seq: int, batch: int, hw: Hardware,
-                       precision: str | None = None) -> float:
+                       precision: str | None = None, checkpointing: bool = False) -> float:
     """Peak memory (GiB) of one training step of `method` (lora, qlora, full, prompt-tuning, head)."""
     p = shape.params_b * 1e9
     precision = precision or hw.precision
     weight_bytes = 4 if precision == "fp32" else 2
     runtime = RUNTIME_GIB[hw.kind] * GIB
     if method == "full":
-        return (p * FULL_STATE_BYTES[precision] + activation_bytes(shape, seq, batch, hw) + runtime) / GIB
+        acts = activation_bytes(shape, seq, batch, hw, checkpointing)
+        return (p * FULL_STATE_BYTES[precision] + acts + runtime) / GIB
     if method == "dpo":      # LoRA's states; chosen and rejected make the batch twice as long
-        return training_memory_gb("lora", shape, seq, 2 * batch, hw, precision)
+        return training_memory_gb("lora", shape, seq, 2 * batch, hw, precision, checkpointing)
     if method == "lora":
         states = lora_params(shape) * 16
-        return (p * weight_bytes + states + activation_bytes(shape, seq, batch, hw) + runtime) / GIB
+        return (p * weight_bytes + states + activation_bytes(shape, seq, batch, hw, checkpointing) + runtime) / GIB
     if method == "qlora":
         states = lora_params(shape) * 16
         acts = activation_bytes(shape, seq, batch, hw, checkpointing=True)

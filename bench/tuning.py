@@ -1,9 +1,11 @@
-"""LoRA throughput (real tokens/s) of tunewise's path vs plain `Trainer` + peft padded to max-seq-len,
+"""LoRA throughput (real tokens/s) of tunewise's path vs plain `Trainer` + peft and TRL's SFTTrainer,
 and peak memory per method, on the bundled SmolLM2-135M. Run: `.venv/bin/python -m bench.tuning`.
 
-Both throughput runs train the same model, data, LoRA config, batch size and number of steps in this
-process, one after the other; only batching differs (length-grouped + pad-to-longest vs pad-to-max).
-The memory runs each start a fresh process, so each peak RSS belongs to one method alone.
+The throughput runs train the same model, data, LoRA config, batch size and number of steps in this
+process, one after the other: tunewise (padding-free rows, logits only at response positions,
+length-grouped order), plain Trainer + peft with transformers' pad-to-longest collator (realistic) and
+padded to max-seq-len (padding-heavy), and TRL's SFTTrainer (completion-only loss, padding-free).
+The memory runs each start a fresh `tunewise tune` process, so each peak RSS belongs to one run alone.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
+from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,53 +42,110 @@ def make_data(folder: Path, n: int = 96, seed: int = 0) -> Path:
 
 
 def throughput(data: Path, out: Path, steps: int, batch: int, seq: int) -> dict:
-    """Train `steps` LoRA steps both ways; real tokens/s and padding fraction of each."""
-    from peft import LoraConfig, get_peft_model
-    from transformers import Trainer, TrainingArguments
+    """Train `steps` LoRA steps three ways in this process: tunewise's path, and plain Trainer + peft
+    with the usual pad-to-longest collator (realistic) and padded to max-seq-len (padding-heavy)."""
+    from transformers import DataCollatorForSeq2Seq
 
-    from tunewise.core.models import load_causal_lm
-    from tunewise.tuning import common, lora
+    from tunewise.tuning import common, context, lora
     from tunewise.tuning.config import TuneConfig
     from tunewise.tuning.examples import PadCollator
 
     config = TuneConfig(method="lora", model=MODEL, train=data, out=out / "ours", max_steps=steps,
                         batch_size=batch, max_seq_len=seq, save_steps=10_000, device="cpu", lr=2e-4)
-    ctx = common.start(config)
+    ctx = context.start(config)
     model, tokenizer = lora.setup(ctx)
     common.train(ctx, model, tokenizer)
-    ours = {"tokens": ctx.train_tokens, "seconds": ctx.train_seconds, "padding": ctx.padding_fraction}
+    results = {"ours": {"tokens": ctx.train_tokens, "seconds": ctx.train_seconds, "padding": ctx.padding_fraction}}
+    examples, _ = common.encode(ctx, tokenizer)
+    longest = CountingCollator(DataCollatorForSeq2Seq(tokenizer, padding="longest", label_pad_token_id=-100))
+    results["longest"] = plain_trainer_peft(examples, longest, out / "longest", steps, batch)
+    results["padded"] = plain_trainer_peft(examples, PadCollator(tokenizer.pad_token_id, pad_to=seq),
+                                           out / "padded", steps, batch)
+    results["trl"] = trl_sft(examples, tokenizer, out / "trl", steps, batch, seq)
+    for r in results.values():
+        r["tokens_per_s"] = r["tokens"] / r["seconds"]
+    return results
+
+
+def trl_sft(examples: list[dict], tokenizer, out: Path, steps: int, batch: int, seq: int) -> dict:
+    """TRL's SFTTrainer on the same tokenised examples: completion-only loss, padding-free batches."""
+    from datasets import Dataset
+    from peft import LoraConfig
+    from trl import SFTConfig, SFTTrainer
+
+    from tunewise.core.models import load_causal_lm
+
+    rows = [{"input_ids": e["input_ids"], "completion_mask": [int(x != -100) for x in e["labels"]]} for e in examples]
+    base, _ = load_causal_lm(MODEL)
+    args = SFTConfig(output_dir=str(out), per_device_train_batch_size=batch, max_steps=steps, learning_rate=2e-4,
+                     use_cpu=True, report_to="none", save_strategy="no", disable_tqdm=True, logging_steps=10_000,
+                     seed=0, padding_free=True, completion_only_loss=True, max_length=None)  # examples are truncated
+    trainer = SFTTrainer(model=base, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
+                         peft_config=LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear",
+                                                task_type="CAUSAL_LM"))
+    counter = CountingCollator(trainer.data_collator)
+    trainer.data_collator = counter
+    start = time.perf_counter()
+    trainer.train()
+    return {"tokens": counter.real_tokens, "seconds": time.perf_counter() - start, "padding": counter.padding_fraction}
+
+
+class CountingCollator:
+    """A collator wrapper that counts real vs padding tokens, as PadCollator does."""
+
+    def __init__(self, collate):
+        self.collate, self.real_tokens, self.pad_tokens = collate, 0, 0
+
+    def __call__(self, features):
+        batch = self.collate([dict(f) for f in features])
+        mask = batch.get("attention_mask")
+        real = int(mask.sum()) if mask is not None else batch["input_ids"].numel()
+        self.real_tokens += real
+        self.pad_tokens += batch["input_ids"].numel() - real
+        return batch
+
+    @property
+    def padding_fraction(self) -> float:
+        return self.pad_tokens / max(self.real_tokens + self.pad_tokens, 1)
+
+
+def plain_trainer_peft(examples: list[dict], collator, out: Path, steps: int, batch: int) -> dict:
+    """The baseline a user would write: Trainer + peft, random order, the model's own full-logits loss."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import Trainer, TrainingArguments
+
+    from tunewise.core.models import load_causal_lm
 
     base, _ = load_causal_lm(MODEL)
     peft_model = get_peft_model(base, LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05,
                                                  target_modules="all-linear", task_type="CAUSAL_LM"))
-    examples, _ = common.encode(ctx, tokenizer)
-    collator = PadCollator(tokenizer.pad_token_id, pad_to=seq)
-    args = TrainingArguments(output_dir=str(out / "baseline"), per_device_train_batch_size=batch, max_steps=steps,
+    args = TrainingArguments(output_dir=str(out), per_device_train_batch_size=batch, max_steps=steps,
                              learning_rate=2e-4, use_cpu=True, report_to="none", save_strategy="no",
                              remove_unused_columns=False, disable_tqdm=True, logging_steps=10_000, seed=0)
     trainer = Trainer(model=peft_model, args=args, train_dataset=examples, data_collator=collator)
     start = time.perf_counter()
     trainer.train()
-    baseline = {"tokens": collator.real_tokens, "seconds": time.perf_counter() - start,
-                "padding": collator.padding_fraction}
-    for r in (ours, baseline):
-        r["tokens_per_s"] = r["tokens"] / r["seconds"]
-    return {"ours": ours, "baseline": baseline, "ratio": ours["tokens_per_s"] / baseline["tokens_per_s"]}
+    return {"tokens": collator.real_tokens, "seconds": time.perf_counter() - start,
+            "padding": collator.padding_fraction}
 
 
 METHOD_FLAGS = {
-    "lora": [], "full": ["--lr", "2e-5"], "full (top 4 layers)": ["--lr", "2e-5", "--train-top-layers", "4"],
+    "lora": [], "lora (dropout 0)": ["lora_dropout=0"],
+    "lora (gradient checkpointing)": ["gradient_checkpointing=true"],
+    "lora (no packing)": ["packing=false"], "full": ["--lr", "2e-5"],
+    "full (top 4 layers)": ["--lr", "2e-5", "--train-top-layers", "4"],
     "prompt-tuning": [], "head": ["--task", "classification"],
 }
 
 
-def memory(sft: Path, cls: Path, out: Path, steps: int, batch: int, seq: int) -> dict[str, dict]:
-    """Peak memory and time of `steps` steps for each method, each in its own process."""
+def memory(sft: Path, cls: Path, out: Path, steps: int, batch: int, seq: int, names: list[str]) -> dict[str, dict]:
+    """Peak memory and time of `steps` steps for each named method, each in its own process."""
     results = {}
-    for name, flags in METHOD_FLAGS.items():
+    for name in names:
+        flags = METHOD_FLAGS[name]
         method = name.split(" ")[0]
         data = cls if method == "head" else sft
-        target = out / name.replace(" ", "_").replace("(", "").replace(")", "")
+        target = out / "".join(c if c.isalnum() else "_" for c in name)
         cmd = [sys.executable, "-m", "tunewise.cli.main", "tune", "--method", method, "--train", str(data), "--out",
                str(target), "--max-steps", str(steps), "--batch-size", str(batch), "--max-seq-len", str(seq),
                "--device", "cpu", "--json", *flags]
@@ -95,30 +154,39 @@ def memory(sft: Path, cls: Path, out: Path, steps: int, batch: int, seq: int) ->
             raise RuntimeError(f"{name}: {done.stderr.strip().splitlines()[-1]}")
         run = json.loads(done.stdout)
         results[name] = {k: run[k] for k in ("peak_memory_mb", "train_seconds", "trainable_params", "storage_mb")}
+        print(name, results[name], flush=True)
     return results
 
 
+ROWS = {"ours": "tunewise (padding-free, logits at response positions, length-grouped)",
+        "longest": "plain Trainer + peft, pad to longest in batch (realistic)",
+        "padded": "plain Trainer + peft, padded to max-seq-len (padding-heavy)",
+        "trl": "TRL SFTTrainer + peft, completion-only loss, padding-free"}
+
+
 def report(result: dict, mem: dict, args) -> str:
-    ours, base = result["ours"], result["baseline"]
-    load = os.getloadavg()[0]
+    ours = result["ours"]["tokens_per_s"]
     lines = [
         f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}; "
-        f"{date.today().isoformat()}; load average {load:.1f} at the end.",
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; load average {os.getloadavg()[0]:.1f} at the end.",
         f"LoRA r=16 on all linear layers, {args.steps} steps, batch {args.batch}, max-seq-len {args.seq}, "
         "96 summarise-a-passage examples (log-normal lengths, median ~45 words, up to 350) cut from examples/docs.", "",
-        "| path | real tokens/s | real tokens | seconds | padding fraction |", "| --- | --- | --- | --- | --- |",
-        f"| plain Trainer + peft, padded to {args.seq} | {base['tokens_per_s']:.0f} | {base['tokens']} | "
-        f"{base['seconds']:.1f} | {base['padding']:.1%} |",
-        f"| tunewise (length-grouped, pad to longest) | {ours['tokens_per_s']:.0f} | {ours['tokens']} | "
-        f"{ours['seconds']:.1f} | {ours['padding']:.1%} |",
-        f"| **ratio** | **{result['ratio']:.2f}x** | | | |", "",
-        f"Peak memory per method ({args.mem_steps} steps, batch {args.batch}, max-seq-len {args.seq}, CPU fp32, "
-        "peak RSS above the RSS at run start, one process each):", "",
-        "| method | peak memory (MB) | train seconds | trainable params | output (MB) |", "| --- | --- | --- | --- | --- |",
+        "| path | real tokens/s | real tokens | seconds | padding fraction | tunewise x |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
+    for key, label in ROWS.items():
+        r = result[key]
+        lines.append(f"| {label} | {r['tokens_per_s']:.0f} | {r['tokens']} | {r['seconds']:.1f} | "
+                     f"{r['padding']:.1%} | {ours / r['tokens_per_s']:.2f}x |")
+    lines += ["", f"Peak memory per method ({args.mem_steps} steps, batch {args.mem_batch}, max-seq-len {args.seq}, "
+              "CPU fp32, peak RSS above the RSS at run start, one process each):", "",
+              "| method | peak memory (MB) | x full | train seconds | trainable params | output (MB) |",
+              "| --- | --- | --- | --- | --- | --- |"]
+    full = mem.get("full", {}).get("peak_memory_mb")
     for name, m in mem.items():
-        lines.append(f"| {name} | {m['peak_memory_mb']} | {m['train_seconds']:.1f} | {m['trainable_params']:,} | "
-                     f"{m['storage_mb']} |")
+        share = f"{m['peak_memory_mb'] / full:.0%}" if full else "-"
+        lines.append(f"| {name} | {m['peak_memory_mb']} | {share} | {m['train_seconds']:.1f} | "
+                     f"{m['trainable_params']:,} | {m['storage_mb']} |")
     return "\n".join(lines)
 
 
@@ -128,15 +196,18 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--seq", type=int, default=512)
     parser.add_argument("--mem-steps", type=int, default=2, help="0 skips the memory runs")
+    parser.add_argument("--mem-batch", type=int, default=8)
+    parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--methods", default=",".join(METHOD_FLAGS), help="memory rows to run, comma-separated")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         sft = make_data(tmp)
-        result = throughput(sft, tmp, args.steps, args.batch, args.seq)
+        mem = memory(sft, ROOT / "examples" / "tickets-train.jsonl", tmp / "mem", args.mem_steps, args.mem_batch,
+                     args.seq, args.methods.split(",")) if args.mem_steps else {}
+        result = {} if args.skip_throughput else throughput(sft, tmp, args.steps, args.batch, args.seq)
         print(json.dumps(result, indent=2), flush=True)
-        mem = memory(sft, ROOT / "examples" / "tickets-train.jsonl", tmp / "mem", args.mem_steps, args.batch,
-                     args.seq) if args.mem_steps else {}
-    print(report(result, mem, args))
+    print(report(result, mem, args) if result else json.dumps(mem, indent=2))
 
 
 if __name__ == "__main__":

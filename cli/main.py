@@ -88,16 +88,13 @@ def _version() -> str:
 def cli(trust_remote_code: bool, allow_pickle: bool, follow_links: bool) -> None:
     """Should you fine-tune, or is prompting or retrieval enough? Tunewise advises, builds and
     compares the approaches on your own data."""
-    from tunewise.core.models import set_offline_mode
+    from tunewise.core.models import LoadPolicy, set_load_policy, set_offline_mode
 
     set_offline_mode()
-    # Environment, not globals: launched training workers inherit the same choices.
-    if trust_remote_code:
-        os.environ["TUNEWISE_TRUST_REMOTE_CODE"] = "1"
-    if allow_pickle:
-        os.environ["TUNEWISE_ALLOW_PICKLE"] = "1"
+    # Passed on explicitly: a tuning run copies it into its config, which launched workers read.
+    set_load_policy(LoadPolicy(trust_remote_code=trust_remote_code, allow_pickle=allow_pickle))
     if follow_links:
-        os.environ["TUNEWISE_FOLLOW_LINKS"] = "1"
+        os.environ["TUNEWISE_FOLLOW_LINKS"] = "1"     # read where corpus files are listed, not at model load
     show_library_warnings()
 
 

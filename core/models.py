@@ -170,19 +170,39 @@ def convert_gguf(gguf: Path, cache_name: str) -> Path:
     return target
 
 
-def remote_code_trusted() -> bool:
-    """Whether the user opted in to running a model's own Python code (`tunewise --trust-remote-code`)."""
-    return os.environ.get("TUNEWISE_TRUST_REMOTE_CODE") == "1"
+@dataclass(frozen=True)
+class LoadPolicy:
+    """The user's safety choices for loading models, passed explicitly (`tunewise --trust-remote-code`,
+    `--allow-pickle`; a tuning run carries them in its config, so launched workers get them too)."""
+
+    trust_remote_code: bool = False   # let a model run its own Python code from its folder
+    allow_pickle: bool = False        # load pickle (.bin/.pt) weights, which can run code when unpickled
 
 
-def pickle_allowed() -> bool:
-    """Whether the user opted in to pickle weights (`tunewise --allow-pickle`)."""
-    return os.environ.get("TUNEWISE_ALLOW_PICKLE") == "1"
+_process_policy = LoadPolicy()  # what the CLI chose for this process (`set_load_policy`); safe by default
 
 
-def load_policy() -> dict[str, bool | None]:
+def set_load_policy(policy: LoadPolicy) -> None:
+    """The policy used where a caller passes none; the CLI sets it once from its global flags."""
+    global _process_policy
+    _process_policy = policy
+
+
+def current_load_policy() -> LoadPolicy:
+    return _process_policy
+
+
+def remote_code_trusted(policy: LoadPolicy | None = None) -> bool:
+    return (policy or _process_policy).trust_remote_code
+
+
+def pickle_allowed(policy: LoadPolicy | None = None) -> bool:
+    return (policy or _process_policy).allow_pickle
+
+
+def load_policy(policy: LoadPolicy | None = None) -> dict[str, bool | None]:
     """`from_pretrained` keyword arguments that enforce the user's safety choices."""
-    return {"trust_remote_code": remote_code_trusted(), "use_safetensors": None if pickle_allowed() else True}
+    return {"trust_remote_code": remote_code_trusted(policy), "use_safetensors": None if pickle_allowed(policy) else True}
 
 
 def check_safetensors(folder: str | Path, allow_pickle: bool | None = None) -> None:
@@ -200,15 +220,15 @@ def check_safetensors(folder: str | Path, allow_pickle: bool | None = None) -> N
                          "so use `tunewise --allow-pickle ...` only if you trust their source")
 
 
-def load_causal_lm(ref: ModelRef, device=None):
+def load_causal_lm(ref: ModelRef, device=None, policy: LoadPolicy | None = None):
     """Load (model, tokenizer) for generation or training on `device` (a DeviceChoice; CPU fp32 if None)."""
     set_offline_mode()
     folder = model_dir(ref)
-    check_safetensors(folder)
+    check_safetensors(folder, pickle_allowed(policy))
     from transformers import AutoModelForCausalLM
 
-    tokenizer = load_tokenizer(ref)
-    kwargs = load_policy()
+    tokenizer = load_tokenizer(ref, policy)
+    kwargs = load_policy(policy)
     if device is not None:
         kwargs["dtype"] = device.torch_dtype()
     try:
@@ -220,14 +240,14 @@ def load_causal_lm(ref: ModelRef, device=None):
     return model, tokenizer
 
 
-def load_tokenizer(ref: ModelRef):
+def load_tokenizer(ref: ModelRef, policy: LoadPolicy | None = None):
     """The model's tokenizer; for GGUF models this converts once, then loads in well under a second."""
     set_offline_mode()
     from transformers import AutoTokenizer
 
     folder = model_dir(ref)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=remote_code_trusted())
+        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=remote_code_trusted(policy))
     except (OSError, ValueError) as exc:
         raise ModelError(f"{folder}: cannot load a tokenizer ({_first_line(exc)})") from None
     if tokenizer.pad_token is None:

@@ -11,6 +11,7 @@ from typing import Sequence
 from tunewise.core.errors import ModelError
 from tunewise.core.models import api_key, check_safetensors, load_causal_lm, resolve_model
 from tunewise.core.schema import ApiModel, ModelRef
+from tunewise.retrieval.scoring import PromptCache, score_after_shared_prompt
 
 Conversation = list[dict[str, str]]
 CHARS_PER_TOKEN = 4          # a rough count for API models, whose tokenizer we do not have
@@ -30,11 +31,13 @@ class LocalGenerator:
 
     has_loglikelihood = True
 
-    def __init__(self, model, tokenizer, name: str = "local", batch_size: int = 8):
+    def __init__(self, model, tokenizer, name: str = "local", batch_size: int = 8, kv_cache: str | None = None):
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.name = name
         self.batch_size = batch_size
+        self.kv_cache = kv_cache  # None: transformers' dynamic cache; "static": preallocated (bench/generation.py)
+        self.prompt_cache = PromptCache()  # label scoring reuses the previous prompt's shared prefix
         self.context_length = int(getattr(model.config, "max_position_embeddings", None) or 2048)
         if getattr(tokenizer, "chat_template", None) is None:
             raise ModelError(f"model '{name}' has no chat template; give an instruct/chat model")
@@ -53,10 +56,14 @@ class LocalGenerator:
         return len(self._ids(self.render(conversation)))
 
     def generate(self, conversations: Sequence[Conversation], max_new_tokens: int = 64) -> list[Generation]:
-        """Greedy replies; a batch's wall time is shared equally among its conversations."""
-        out: list[Generation] = []
-        for start in range(0, len(conversations), self.batch_size):
-            out.extend(self._generate_batch(conversations[start:start + self.batch_size], max_new_tokens))
+        """Greedy replies, in input order, generated in batches of similar prompt length (so little
+        left padding is computed); a batch's wall time is shared equally among its conversations."""
+        order = sorted(range(len(conversations)), key=lambda i: self.count_tokens(conversations[i]))
+        out: list[Generation] = [None] * len(conversations)  # type: ignore[list-item]
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start:start + self.batch_size]
+            for i, generation in zip(batch, self._generate_batch([conversations[i] for i in batch], max_new_tokens)):
+                out[i] = generation
         return out
 
     def _generate_batch(self, batch: Sequence[Conversation], max_new_tokens: int) -> list[Generation]:
@@ -70,7 +77,8 @@ class LocalGenerator:
         started = time.perf_counter()
         with torch.inference_mode():
             output = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
-                                         temperature=None, top_p=None, top_k=None, pad_token_id=tok.pad_token_id)
+                                         temperature=None, top_p=None, top_k=None, pad_token_id=tok.pad_token_id,
+                                         cache_implementation=self.kv_cache)
         per_item_ms = (time.perf_counter() - started) * 1000 / len(batch)
         new = output[:, inputs["input_ids"].shape[1]:]
         results = []
@@ -90,10 +98,8 @@ class LocalGenerator:
         """
         prompt_ids = self._ids(self.render(conversation))
         rows = [self._reply_ids(conversation, prompt_ids, text) for text in continuations]
-        scores: list[tuple[float, int]] = []
-        for start in range(0, len(rows), self.batch_size):
-            scores.extend(self._score_batch(prompt_ids, rows[start:start + self.batch_size]))
-        return scores
+        return score_after_shared_prompt(self.model, prompt_ids, rows, self.tokenizer.pad_token_id, self.batch_size,
+                                         self.prompt_cache)
 
     def _reply_ids(self, conversation: Conversation, prompt_ids: list[int], text: str) -> list[int]:
         full = self.tokenizer.apply_chat_template(conversation + [{"role": "assistant", "content": text}],
@@ -103,29 +109,6 @@ class LocalGenerator:
         if ids[:len(prompt_ids)] == prompt_ids:
             return ids[len(prompt_ids):]
         return self._ids(full[len(self.render(conversation)):])
-
-    def _score_batch(self, prompt_ids: list[int], replies: list[list[int]]) -> list[tuple[float, int]]:
-        import torch
-
-        width = len(prompt_ids) + max(len(r) for r in replies)
-        pad = self.tokenizer.pad_token_id
-        ids = torch.full((len(replies), width), pad, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for i, reply in enumerate(replies):
-            row = prompt_ids + reply
-            ids[i, :len(row)] = torch.tensor(row)
-            mask[i, :len(row)] = 1
-        with torch.inference_mode():
-            logits = self.model(input_ids=ids.to(self.model.device), attention_mask=mask.to(self.model.device)).logits
-        # PEFT prompt tuning prepends rows for its virtual tokens; keep one row per input token.
-        logits = logits[:, -width:]
-        logprobs = torch.log_softmax(logits.float(), dim=-1)
-        out = []
-        for i, reply in enumerate(replies):
-            positions = torch.arange(len(prompt_ids) - 1, len(prompt_ids) + len(reply) - 1)
-            picked = logprobs[i, positions, torch.tensor(reply)]
-            out.append((float(picked.sum()), len(reply)))
-        return out
 
     def _ids(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]

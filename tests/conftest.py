@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes import build_tiny_llama
+from tunewise.core.models import LoadPolicy
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -58,9 +59,8 @@ def _isolated(tmp_path_factory, monkeypatch, shared_model_cache):
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("TUNEWISE_HOME", str(home))
     monkeypatch.setenv("TUNEWISE_MODELS", str(shared_model_cache))
-    # "0", not unset: the CLI's opt-in flags write these, and monkeypatch then restores them after each test.
-    monkeypatch.setenv("TUNEWISE_TRUST_REMOTE_CODE", "0")
-    monkeypatch.setenv("TUNEWISE_ALLOW_PICKLE", "0")
+    # The CLI's opt-in flags set the process's load policy; monkeypatch restores the safe default after each test.
+    monkeypatch.setattr("tunewise.core.models._process_policy", LoadPolicy())
     monkeypatch.setenv("TUNEWISE_FOLLOW_LINKS", "0")
     monkeypatch.setattr(socket.socket, "connect", _guarded(_real_connect))
     monkeypatch.setattr(socket.socket, "connect_ex", _guarded(_real_connect_ex))

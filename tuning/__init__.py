@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 def run_tuning(config: "TuneConfig", progress: Callable | None = None) -> "TrainingRun":
     """Train `config.method` (lora, qlora, full, prompt-tuning, head); writes OUT/run.json and returns it."""
     from tunewise.core.ledger import record_training_run
-    from tunewise.tuning.common import run_tuning as run
+    from tunewise.tuning.registry import run_tuning as run
 
     training = run(config, progress)
     record_training_run(training)

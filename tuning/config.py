@@ -55,6 +55,8 @@ class TuneConfig(Record):
     lora_r: int | None = Field(default=None, gt=0)
     lora_alpha: int | None = Field(default=None, gt=0)
     lora_dropout: float = Field(default=0.05, ge=0, lt=1)
+    packing: bool = True
+    gradient_checkpointing: bool = False
     target_modules: list[str] | str = "all-linear"
     train_top_layers: int | None = Field(default=None, gt=0)
     num_virtual_tokens: int = Field(default=16, gt=0)
@@ -75,6 +77,8 @@ class TuneConfig(Record):
     node_rank: int = Field(default=0, ge=0)
     master_addr: str = "127.0.0.1"
     master_port: int | None = Field(default=None, gt=0, lt=65536)
+    trust_remote_code: bool | None = None   # None: the process's choice (`tunewise --trust-remote-code`)
+    allow_pickle: bool | None = None        # None: the process's choice (`tunewise --allow-pickle`)
     auto: bool = False
     auto_trials: int = Field(default=4, gt=0)
     auto_steps: int = Field(default=20, gt=0)
@@ -92,9 +96,27 @@ class TuneConfig(Record):
     def resolved(self, model_params_b: float | None = None) -> "TuneConfig":
         """A copy with every unset field filled from the method's defaults and the model's size."""
         updates = {k: v for k, v in METHOD_DEFAULTS[self.method].items() if getattr(self, k) is None}
+        updates.update(self.with_load_policy().model_dump(include={"trust_remote_code", "allow_pickle"}))
         if model_params_b is not None and model_params_b >= LARGE_MODEL_B and self.batch_size is None:
             updates.update(batch_size=1, grad_accum=max(self.grad_accum, 8))
         return self.model_copy(update=updates)
+
+    def with_load_policy(self) -> "TuneConfig":
+        """A copy with the load policy written out, so a launched worker reads it from its spec file."""
+        from tunewise.core.models import current_load_policy
+
+        process = current_load_policy()
+        return self.model_copy(update={
+            "trust_remote_code": process.trust_remote_code if self.trust_remote_code is None else self.trust_remote_code,
+            "allow_pickle": process.allow_pickle if self.allow_pickle is None else self.allow_pickle,
+        })
+
+    def load_policy(self):
+        """The `LoadPolicy` this run loads models with."""
+        from tunewise.core.models import LoadPolicy
+
+        resolved = self.with_load_policy()
+        return LoadPolicy(trust_remote_code=resolved.trust_remote_code, allow_pickle=resolved.allow_pickle)
 
     def task_for(self, data_format: str) -> str:
         """`auto`: a head is a classifier; everything else learns to write the response."""

@@ -16,31 +16,31 @@ from tunewise.core.files import write_json
 from tunewise.core.models import load_causal_lm
 from tunewise.core.preference import PreferenceSet, as_trl_rows, check_prompt_lengths, load_preferences
 from tunewise.core.schema import TrainingRun
-from tunewise.tuning import common
+from tunewise.tuning import artefacts, common, context
 from tunewise.tuning.config import TuneConfig
 
 PREFERENCE_FILE = "preference.json"
 
 
 def run(config: TuneConfig, progress: Callable | None = None) -> TrainingRun:
-    ctx = common.start(config, load=lambda path, _format: load_preferences(path))
+    ctx = context.start(config, load=lambda path, _format: load_preferences(path))
     try:
         model, tokenizer, lora = setup(ctx)
         trainer, counter, scores = train(ctx, model, tokenizer, lora, progress)
-        run = common.finish(ctx, trainer, counter, lambda folder: save(trainer.model, tokenizer, folder))
+        run = artefacts.finish(ctx, trainer, counter, lambda folder: save(trainer.model, tokenizer, folder))
         if ctx.is_main:
             write_json(ctx.out / PREFERENCE_FILE, scores)
         return run
     finally:
-        common.cleanup(ctx)
+        artefacts.cleanup(ctx)
 
 
-def setup(ctx: common.Context):
+def setup(ctx: context.Context):
     """The base model, its tokenizer, and the LoRA config TRL wraps it with (TRL seeds the adapter's init
     with `args.seed` before wrapping); over-long prompts are refused before training."""
     from peft import LoraConfig
 
-    model, tokenizer = load_causal_lm(ctx.config.model, ctx.device)
+    model, tokenizer = load_causal_lm(ctx.config.model, ctx.device, ctx.config.load_policy())
     refuse_long_prompts(ctx, model, tokenizer)
     cfg = ctx.config
     lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
@@ -48,7 +48,7 @@ def setup(ctx: common.Context):
     return model, tokenizer, lora
 
 
-def refuse_long_prompts(ctx: common.Context, model, tokenizer) -> None:
+def refuse_long_prompts(ctx: context.Context, model, tokenizer) -> None:
     """A prompt (with the system turn, through the chat template) must leave room in the model's context."""
     context = int(getattr(model.config, "max_position_embeddings", None) or ctx.config.max_seq_len)
 
@@ -68,7 +68,7 @@ def dataset_of(data: PreferenceSet, system: str | None):
     return Dataset.from_list(as_trl_rows(data.pairs, system))
 
 
-def train(ctx: common.Context, model, tokenizer, lora, progress: Callable | None = None):
+def train(ctx: context.Context, model, tokenizer, lora, progress: Callable | None = None):
     """DPOTrainer over the pairs; returns (trainer, token counter, before/after preference scores)."""
     from transformers import PrinterCallback, set_seed
     from trl import DPOConfig, DPOTrainer
@@ -77,7 +77,7 @@ def train(ctx: common.Context, model, tokenizer, lora, progress: Callable | None
     set_seed(cfg.seed)
     train_set = dataset_of(ctx.train_data, cfg.system_prompt)
     eval_set = dataset_of(ctx.eval_data, cfg.system_prompt) if ctx.eval_data is not None else None
-    args = common.training_arguments(ctx, DPOConfig, beta=cfg.dpo_beta, loss_type=[cfg.dpo_loss],
+    args = common.training_arguments(ctx, len(ctx.train_data), DPOConfig, beta=cfg.dpo_beta, loss_type=[cfg.dpo_loss],
                                      max_length=cfg.max_seq_len, label_names=[], dataset_num_proc=None,
                                      activation_checkpointing=False)  # as LoRA SFT trains: a like-for-like step
     counter = TokenCounter(tokenizer.pad_token_id or tokenizer.eos_token_id, cfg.max_seq_len)
@@ -86,7 +86,7 @@ def train(ctx: common.Context, model, tokenizer, lora, progress: Callable | None
                          callbacks=[common.ProgressReporter(counter, progress)] if progress else None)
     trainer.remove_callback(PrinterCallback)
     before = preference_scores(trainer, train_set, eval_set)
-    resume = str(common.last_checkpoint(ctx.out)) if cfg.resume else None
+    resume = str(context.last_checkpoint(ctx.out)) if cfg.resume else None
     counter.reset()
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=resume)

@@ -11,30 +11,30 @@ from typing import Callable
 from tunewise.core.errors import ConfigError
 from tunewise.core.models import load_causal_lm, model_dir
 from tunewise.core.schema import TrainingRun
-from tunewise.tuning import common
+from tunewise.tuning import artefacts, common, context
 from tunewise.tuning.config import TuneConfig
 from tunewise.tuning.head import load_sequence_classifier, write_classifier_info
 
 
 def run(config: TuneConfig, progress: Callable | None = None) -> TrainingRun:
-    ctx = common.start(config)
+    ctx = context.start(config)
     try:
         model, tokenizer = setup(ctx)
         trainer, collator = common.train(ctx, model, tokenizer, progress)
-        return common.finish(ctx, trainer, collator, lambda folder: save(ctx, trainer.model, tokenizer, folder))
+        return artefacts.finish(ctx, trainer, collator, lambda folder: save(ctx, trainer.model, tokenizer, folder))
     finally:
-        common.cleanup(ctx)
+        artefacts.cleanup(ctx)
 
 
-def setup(ctx: common.Context):
+def setup(ctx: context.Context):
     from transformers import set_seed
 
     cfg = ctx.config
     set_seed(cfg.seed)
     if ctx.task == "classification":
-        model, tokenizer = load_sequence_classifier(model_dir(cfg.model), ctx.labels, ctx.device)
+        model, tokenizer = load_sequence_classifier(model_dir(cfg.model), ctx.labels, ctx.device, cfg.load_policy())
     else:
-        model, tokenizer = load_causal_lm(cfg.model, ctx.device)
+        model, tokenizer = load_causal_lm(cfg.model, ctx.device, cfg.load_policy())
     if cfg.train_top_layers is not None:
         freeze_below(model, cfg.train_top_layers)
     return model, tokenizer
@@ -69,7 +69,7 @@ def _decoder_layers(model):
     raise ConfigError("train_top_layers: cannot find this model's list of decoder layers")
 
 
-def save(ctx: common.Context, model, tokenizer, folder: Path) -> None:
+def save(ctx: context.Context, model, tokenizer, folder: Path) -> None:
     model.save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
     if ctx.task == "classification":

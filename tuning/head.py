@@ -11,9 +11,9 @@ from typing import Callable
 
 from tunewise.core.errors import ModelError
 from tunewise.core.files import read_json, write_json
-from tunewise.core.models import check_safetensors, load_policy, load_tokenizer, model_dir
+from tunewise.core.models import LoadPolicy, check_safetensors, load_policy, load_tokenizer, model_dir, pickle_allowed
 from tunewise.core.schema import TrainingRun
-from tunewise.tuning import common
+from tunewise.tuning import artefacts, common, context
 from tunewise.tuning.config import TuneConfig
 
 CLASSIFIER_FILE = "classifier.json"   # label mapping and how to rebuild the model, beside the weights
@@ -21,26 +21,27 @@ HEAD_WEIGHTS = "head.safetensors"
 
 
 def run(config: TuneConfig, progress: Callable | None = None) -> TrainingRun:
-    ctx = common.start(config)
+    ctx = context.start(config)
     try:
         model, tokenizer = setup(ctx)
         trainer, collator = common.train(ctx, model, tokenizer, progress)
-        return common.finish(ctx, trainer, collator, lambda folder: save(ctx, trainer.model, tokenizer, folder))
+        return artefacts.finish(ctx, trainer, collator, lambda folder: save(ctx, trainer.model, tokenizer, folder))
     finally:
-        common.cleanup(ctx)
+        artefacts.cleanup(ctx)
 
 
-def setup(ctx: common.Context):
+def setup(ctx: context.Context):
     from transformers import set_seed
 
     set_seed(ctx.config.seed)
-    model, tokenizer = load_sequence_classifier(model_dir(ctx.config.model), ctx.labels, ctx.device)
+    model, tokenizer = load_sequence_classifier(model_dir(ctx.config.model), ctx.labels, ctx.device,
+                                                ctx.config.load_policy())
     for name, param in model.named_parameters():
         param.requires_grad = name.startswith("score.")
     return model, tokenizer
 
 
-def save(ctx: common.Context, model, tokenizer, folder: Path) -> None:
+def save(ctx: context.Context, model, tokenizer, folder: Path) -> None:
     from safetensors.torch import save_file
 
     head = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items() if k.startswith("score.")}
@@ -49,16 +50,16 @@ def save(ctx: common.Context, model, tokenizer, folder: Path) -> None:
     write_classifier_info(folder, "head", ctx.labels, ctx.config.max_seq_len, base=model_dir(ctx.config.model))
 
 
-def load_sequence_classifier(folder: str, labels: list[str], device=None):
+def load_sequence_classifier(folder: str, labels: list[str], device=None, policy: LoadPolicy | None = None):
     """A sequence-classification model over a causal LM's weights (new `score` layer), plus tokenizer."""
     from transformers import AutoModelForSequenceClassification
 
-    check_safetensors(folder)
-    tokenizer = load_tokenizer(folder)
+    check_safetensors(folder, pickle_allowed(policy))
+    tokenizer = load_tokenizer(folder, policy)
     kwargs = {"dtype": device.torch_dtype()} if device is not None else {}
     model = AutoModelForSequenceClassification.from_pretrained(
         folder, num_labels=len(labels), id2label=dict(enumerate(labels)),
-        label2id={label: i for i, label in enumerate(labels)}, **load_policy(), **kwargs,
+        label2id={label: i for i, label in enumerate(labels)}, **load_policy(policy), **kwargs,
     )
     # The model scores the last non-pad token, so it must know which id is padding.
     model.config.pad_token_id = tokenizer.pad_token_id

@@ -23,7 +23,7 @@ ACCELERATE_CONFIGS = Path(__file__).parent / "configs" / "accelerate"
 
 def launch(config: TuneConfig) -> TrainingRun:
     """Run `config` on `nproc` processes per node and return rank 0's `run.json`."""
-    from tunewise.tuning.common import RUN_FILE, _claim
+    from tunewise.tuning.context import RUN_FILE, claim_output_folder
     from tunewise.tuning.lora import preflight
 
     if config.train is None or config.out is None:
@@ -36,8 +36,8 @@ def launch(config: TuneConfig) -> TrainingRun:
         # Without MPI, `accelerate launch` on CPUs starts a single process however many are asked for.
         raise DeviceError("--launcher accelerate needs CUDA GPUs here; on the CPU use --launcher torchrun")
     out = Path(config.out)
-    _claim(config, out)
-    spec = save_config(config.model_copy(update={"force": False}), out / LAUNCH_FILE)
+    claim_output_folder(config, out)
+    spec = save_config(config.with_load_policy().model_copy(update={"force": False}), out / LAUNCH_FILE)
     command = launch_command(config, spec)
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     done = subprocess.run(command, env=env)
@@ -77,7 +77,7 @@ def _free_port() -> int:
 def main(spec: str) -> int:
     """One rank: load the launcher's resolved config and train; user errors are one line, exit 1."""
     from tunewise.core.config import load_config
-    from tunewise.tuning.common import run_tuning
+    from tunewise.tuning.registry import run_tuning
 
     try:
         config = load_config(TuneConfig, spec)

@@ -12,19 +12,19 @@ from typing import Callable
 from tunewise.core.errors import DeviceError
 from tunewise.core.models import load_causal_lm, load_policy, model_dir
 from tunewise.core.schema import TrainingRun
-from tunewise.tuning import common
+from tunewise.tuning import artefacts, common, context
 from tunewise.tuning.config import TuneConfig
 from tunewise.tuning.head import load_sequence_classifier, write_classifier_info
 
 
 def run(config: TuneConfig, progress: Callable | None = None) -> TrainingRun:
-    ctx = common.start(config, preflight)
+    ctx = context.start(config, preflight)
     try:
         model, tokenizer = setup(ctx)
         trainer, collator = common.train(ctx, model, tokenizer, progress)
-        return common.finish(ctx, trainer, collator, lambda folder: save(ctx, trainer.model, tokenizer, folder))
+        return artefacts.finish(ctx, trainer, collator, lambda folder: save(ctx, trainer.model, tokenizer, folder))
     finally:
-        common.cleanup(ctx)
+        artefacts.cleanup(ctx)
 
 
 def preflight(config: TuneConfig, device) -> None:
@@ -39,7 +39,7 @@ def preflight(config: TuneConfig, device) -> None:
         raise DeviceError("QLoRA needs bitsandbytes; install it with: pip install 'tunewise[gpu]'") from None
 
 
-def setup(ctx: common.Context):
+def setup(ctx: context.Context):
     from peft import LoraConfig, get_peft_model
     from transformers import set_seed
 
@@ -47,11 +47,11 @@ def setup(ctx: common.Context):
     set_seed(cfg.seed)  # the adapters' random init must be the same in every run with this seed
     classify = ctx.task == "classification"
     if classify:
-        model, tokenizer = load_sequence_classifier(model_dir(cfg.model), ctx.labels, ctx.device)
+        model, tokenizer = load_sequence_classifier(model_dir(cfg.model), ctx.labels, ctx.device, cfg.load_policy())
     elif cfg.method == "qlora":
         model, tokenizer = _load_4bit(ctx)
     else:
-        model, tokenizer = load_causal_lm(cfg.model, ctx.device)
+        model, tokenizer = load_causal_lm(cfg.model, ctx.device, cfg.load_policy())
     lora = LoraConfig(
         r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
         target_modules=cfg.target_modules, task_type="SEQ_CLS" if classify else "CAUSAL_LM",
@@ -59,7 +59,7 @@ def setup(ctx: common.Context):
     return get_peft_model(model, lora), tokenizer
 
 
-def _load_4bit(ctx: common.Context):
+def _load_4bit(ctx: context.Context):
     import torch
     from peft import prepare_model_for_kbit_training
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
@@ -73,12 +73,12 @@ def _load_4bit(ctx: common.Context):
     rank = int(os.environ.get("LOCAL_RANK", "0"))
     model = AutoModelForCausalLM.from_pretrained(
         model_dir(ctx.config.model), quantization_config=quant, device_map={"": rank},
-        dtype=ctx.device.torch_dtype(), **load_policy(),
+        dtype=ctx.device.torch_dtype(), **load_policy(ctx.config.load_policy()),
     )
-    return prepare_model_for_kbit_training(model), load_tokenizer(ctx.config.model)
+    return prepare_model_for_kbit_training(model), load_tokenizer(ctx.config.model, ctx.config.load_policy())
 
 
-def save(ctx: common.Context, model, tokenizer, folder: Path) -> None:
+def save(ctx: context.Context, model, tokenizer, folder: Path) -> None:
     model.save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
     if ctx.task == "classification":

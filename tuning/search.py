@@ -24,7 +24,8 @@ LR_SPREAD = 10.0  # search from default/spread to default*spread, on a log scale
 
 
 def search_and_train(config: TuneConfig, progress: Callable | None = None) -> TrainingRun:
-    from tunewise.tuning.common import run_tuning, tuning_inputs
+    from tunewise.tuning.context import tuning_inputs
+    from tunewise.tuning.registry import run_tuning
 
     if config.train is None or config.out is None:
         raise ConfigError("a tuning run needs 'train' (a data file) and 'out' (an output folder)")
@@ -49,7 +50,7 @@ def run_search(config: TuneConfig, work: Path, progress: Callable | None = None)
     """Run `auto_trials` optuna trials in `work`; returns one record per trial."""
     import optuna
 
-    from tunewise.tuning.common import run_tuning
+    from tunewise.tuning.registry import run_tuning
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     train_file, eval_file = split_data(config, work)

@@ -110,3 +110,26 @@ def test_export_refuses_what_it_cannot_merge(tmp_path, setup, fragment):
 def test_export_needs_merge_flag(tmp_path):
     result = invoke(["export", str(tmp_path), "--out", str(tmp_path / "m")])
     assert_clean_failure(result, "--merge")
+
+
+def test_max_seq_len_beyond_the_models_context_is_refused(tiny_model, tmp_path):
+    data = write_jsonl(tmp_path / "d.jsonl", SFT)
+    result = _tune(tiny_model, "--train", str(data), "--out", str(tmp_path / "o"), "--max-seq-len", "1024")
+    assert_clean_failure(result, "max_seq_len 1024", "context of 512 tokens")
+    assert not (tmp_path / "o").exists()
+
+
+def test_batch_that_cannot_fit_in_memory_is_refused(tiny_model, tmp_path):
+    data = write_jsonl(tmp_path / "d.jsonl", SFT)
+    result = _tune(tiny_model, "--train", str(data), "--out", str(tmp_path / "o"), "--device", "cpu",
+                   "--method", "full", "--batch-size", "2000000", "--max-seq-len", "512")
+    assert_clean_failure(result, "batch 2000000 x 512", "--batch-size")
+    assert not (tmp_path / "o").exists()
+
+
+def test_precision_this_device_cannot_run_is_refused(tiny_model, tmp_path):
+    data = write_jsonl(tmp_path / "d.jsonl", SFT)
+    result = _tune(tiny_model, "--train", str(data), "--out", str(tmp_path / "o"), "--device", "cpu",
+                   "--precision", "bf16")
+    assert_clean_failure(result, "bf16", "fp32")
+    assert not (tmp_path / "o").exists()

@@ -118,3 +118,17 @@ def test_down_endpoint_and_missing_key_are_clear_errors(monkeypatch):
                                   timeout_s=2, max_retries=1))
     with pytest.raises(ModelError, match=r"cannot reach the API endpoint http://127.0.0.1:9/v1 .* 1 retries"):
         api.generate([CONV])
+
+
+@pytest.mark.parametrize("kv_cache", [None, "static"])
+def test_length_sorted_batches_answer_in_input_order(tiny_model, kv_cache):
+    from tunewise.retrieval.generate import LocalGenerator
+
+    convs = [[{"role": "user", "content": "hello world " * n}] for n in (6, 1, 4, 9, 2)]
+    batched = LocalGenerator.load(str(tiny_model))
+    batched.batch_size, batched.kv_cache = 2, kv_cache
+    one_by_one = LocalGenerator.load(str(tiny_model))
+    one_by_one.batch_size = 1
+    got = batched.generate(convs, max_new_tokens=6)
+    assert [g.prompt_tokens for g in got] == [batched.count_tokens(c) for c in convs]
+    assert [g.text for g in got] == [g.text for g in one_by_one.generate(convs, max_new_tokens=6)]

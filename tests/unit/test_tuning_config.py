@@ -84,3 +84,40 @@ def _assert_documented(path: Path) -> None:
         if line and not line.startswith("#") and ":" in line and not line.rstrip().endswith(":"):
             assert "#" in line, f"{path.name}: key without a comment: {line}"
     assert yaml.safe_load(path.read_text())
+
+
+def test_load_policy_travels_in_the_config_not_the_environment(tmp_path, monkeypatch):
+    import os
+
+    from tunewise.core.config import load_config, save_config
+    from tunewise.core.models import LoadPolicy, set_load_policy
+    from tunewise.tuning.config import TuneConfig
+
+    assert TuneConfig().load_policy() == LoadPolicy()
+    set_load_policy(LoadPolicy(allow_pickle=True))  # what `tunewise --allow-pickle` does
+    spec = save_config(TuneConfig().with_load_policy(), tmp_path / "launch.yaml")
+    set_load_policy(LoadPolicy())  # a launched worker starts with the safe default
+    worker = load_config(TuneConfig, spec)
+    assert worker.load_policy() == LoadPolicy(allow_pickle=True)
+    assert TuneConfig(trust_remote_code=True).load_policy().trust_remote_code is True
+    assert not any(name.startswith("TUNEWISE_ALLOW") or name.startswith("TUNEWISE_TRUST") for name in os.environ)
+
+
+def test_a_batch_that_fits_only_with_gradient_checkpointing_switches_it_on():
+    from tunewise.core.device import DeviceChoice
+    from tunewise.core.errors import DeviceError
+    from tunewise.tuning.config import TuneConfig
+    from tunewise.tuning.preflight import estimated_peak_gb, fit_memory
+
+    model = {"hidden_size": 576, "num_hidden_layers": 30, "vocab_size": 49152, "intermediate_size": 1536,
+             "num_attention_heads": 9}
+    config = TuneConfig(method="lora", batch_size=8, max_seq_len=512).resolved()
+    probe = DeviceChoice("cpu", "fp32", "cpu", 1000.0)
+    plain, checkpointed = (estimated_peak_gb(config, probe, model, c) for c in (False, True))
+    assert checkpointed < plain
+    roomy = DeviceChoice("cpu", "fp32", "cpu", plain * 1.01)
+    assert fit_memory(config, roomy, model) is config
+    tight = DeviceChoice("cpu", "fp32", "cpu", (plain + checkpointed) / 2)
+    assert fit_memory(config, tight, model).gradient_checkpointing is True
+    with pytest.raises(DeviceError, match="batch 8 x 512"):
+        fit_memory(config, DeviceChoice("cpu", "fp32", "cpu", checkpointed * 0.9), model)

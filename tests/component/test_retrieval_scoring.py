@@ -1,0 +1,103 @@
+"""Label scoring from one cached prompt equals the direct per-label computation, for a plain model,
+a LoRA adapter and a prompt-tuning adapter (virtual tokens), on the tiny real model."""
+from __future__ import annotations
+
+import pytest
+
+CONV = [{"role": "user", "content": "Ticket priority is high when the payment system is down."}]
+LABELS = ["positive", "negative billing", "neutral", "Paris is the capital of France.", "technical",
+          "account shipping", "hello", "world", "refunds", "tiny"]
+
+
+@pytest.fixture(scope="module")
+def generator(tiny_model):
+    from tunewise.retrieval.generate import LocalGenerator
+
+    return LocalGenerator.load(str(tiny_model))
+
+
+def _both_paths(generator, batch_size):
+    from tunewise.retrieval.scoring import score_after_shared_prompt, score_by_full_passes
+
+    prompt = generator._ids(generator.render(CONV))
+    replies = [generator._reply_ids(CONV, prompt, text) for text in LABELS]
+    pad = generator.tokenizer.pad_token_id
+    cached = score_after_shared_prompt(generator.model, prompt, replies, pad, batch_size)
+    direct = score_by_full_passes(generator.model, prompt, replies, pad, batch_size)
+    return cached, direct
+
+
+def _assert_equal(cached, direct):
+    assert [n for _, n in cached] == [n for _, n in direct]
+    assert len({round(s, 3) for s, _ in direct}) > 1  # the labels really score differently
+    for (a, _), (b, _) in zip(cached, direct):
+        assert a == pytest.approx(b, abs=1e-4)
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 16])
+def test_cached_prompt_scores_equal_per_label_passes(generator, batch_size):
+    _assert_equal(*_both_paths(generator, batch_size))
+
+
+def test_loglikelihood_uses_the_cached_path(generator):
+    cached, _ = _both_paths(generator, generator.batch_size)
+    _assert_equal(generator.loglikelihood(CONV, LABELS), cached)
+
+
+def _peft_generator(tiny_model, tmp_path, peft_config):
+    import torch
+    from peft import get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from tunewise.retrieval.generate import LocalGenerator
+
+    torch.manual_seed(3)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model), peft_config)
+    model.save_pretrained(tmp_path / "adapter")
+    return LocalGenerator.load(str(tiny_model), adapter=tmp_path / "adapter")
+
+
+def test_lora_adapter_scores_equal_per_label_passes(tiny_model, tmp_path, generator):
+    from peft import LoraConfig
+
+    adapted = _peft_generator(tiny_model, tmp_path, LoraConfig(r=2, target_modules=["q_proj", "v_proj"],
+                                                               init_lora_weights=False))
+    cached, direct = _both_paths(adapted, 4)
+    _assert_equal(cached, direct)
+    assert cached != _both_paths(generator, 4)[0]  # the adapter changes the scores
+
+
+def test_prompt_tuning_scores_equal_per_label_passes(tiny_model, tmp_path, generator):
+    from peft import PromptTuningConfig, PromptTuningInit
+
+    adapted = _peft_generator(tiny_model, tmp_path, PromptTuningConfig(
+        task_type="CAUSAL_LM", num_virtual_tokens=5, prompt_tuning_init=PromptTuningInit.RANDOM))
+    cached, direct = _both_paths(adapted, 4)
+    _assert_equal(cached, direct)
+    assert cached != _both_paths(generator, 4)[0]  # the virtual tokens change the scores
+
+
+FEW_SHOT = "Ticket: the payment system is down\nLabel: technical\nTicket: Refunds are processed\nLabel: billing\n"
+
+
+@pytest.mark.parametrize("adapter", [None, "prompt-tuning"])
+def test_prompts_sharing_a_prefix_reuse_it_and_score_the_same(tiny_model, tmp_path, adapter):
+    from peft import PromptTuningConfig, PromptTuningInit
+
+    from tunewise.retrieval.generate import LocalGenerator
+
+    def make():
+        if adapter is None:
+            return LocalGenerator.load(str(tiny_model))
+        return _peft_generator(tiny_model, tmp_path, PromptTuningConfig(
+            task_type="CAUSAL_LM", num_virtual_tokens=5, prompt_tuning_init=PromptTuningInit.RANDOM))
+
+    warm = make()
+    convs = [[{"role": "system", "content": FEW_SHOT}, {"role": "user", "content": f"Ticket: {text}"}]
+             for text in ("hello world", "Paris is the capital of France.", "hello world")]
+    for conv in convs:
+        reused = warm.loglikelihood(conv, LABELS[:4])
+        fresh = make().loglikelihood(conv, LABELS[:4])
+        _assert_equal(reused, fresh)
+    shared = warm.prompt_cache.shared_length(warm._ids(warm.render(convs[0])))
+    assert shared > len(warm._ids(FEW_SHOT))  # the demonstrations were not encoded again
