@@ -121,6 +121,8 @@ class TrainingKnobs(Record):
     lora_r: int | None = Field(default=None, gt=0)
     lora_alpha: int | None = Field(default=None, gt=0)
     lora_dropout: float = Field(default=0.05, ge=0, lt=1)
+    packing: bool = True                    # instruction examples laid end to end, no padding
+    gradient_checkpointing: bool = False    # recompute activations: less memory, about a third more time
     target_modules: list[str] | str = "all-linear"
     train_top_layers: int | None = Field(default=None, gt=0)
     num_virtual_tokens: int = Field(default=16, gt=0)

@@ -9,7 +9,7 @@ from pydantic import Field, ValidationError, model_validator
 from tunewise.core.defaults import DEFAULT_GENERATOR
 from tunewise.core.config import merge, parse_overrides, read_yaml
 from tunewise.core.errors import ConfigError
-from tunewise.core.schema import Record, describe_validation_error
+from tunewise.core.schema import TrainingKnobs, describe_validation_error
 
 METHODS = ("lora", "qlora", "full", "prompt-tuning", "head", "dpo")
 Method = Literal["lora", "qlora", "full", "prompt-tuning", "head", "dpo"]
@@ -33,7 +33,7 @@ METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
 LARGE_MODEL_B = 3.0
 
 
-class TuneConfig(Record):
+class TuneConfig(TrainingKnobs):
     """What `tunewise tune` runs; `run.json` records the resolved copy. Plan `tuning:` blocks override it."""
 
     method: Method = "lora"
@@ -44,32 +44,13 @@ class TuneConfig(Record):
     task: Literal["auto", "sft", "classification"] = "auto"
     format: str | None = None
     system_prompt: str | None = None
-    epochs: float | None = Field(default=None, gt=0)
-    max_steps: int | None = Field(default=None, gt=0)
-    lr: float | None = Field(default=None, gt=0)
-    batch_size: int | None = Field(default=None, gt=0)
-    grad_accum: int = Field(default=1, gt=0)
-    max_seq_len: int = Field(default=512, ge=16)
-    warmup_ratio: float = Field(default=0.0, ge=0, lt=1)
-    weight_decay: float = Field(default=0.0, ge=0)
-    lora_r: int | None = Field(default=None, gt=0)
-    lora_alpha: int | None = Field(default=None, gt=0)
-    lora_dropout: float = Field(default=0.05, ge=0, lt=1)
-    packing: bool = True
-    gradient_checkpointing: bool = False
-    target_modules: list[str] | str = "all-linear"
-    train_top_layers: int | None = Field(default=None, gt=0)
-    num_virtual_tokens: int = Field(default=16, gt=0)
     dpo_beta: float = Field(default=0.1, gt=0)
     dpo_loss: DpoLoss = "sigmoid"
-    save_steps: int = Field(default=50, gt=0)
-    logging_steps: int = Field(default=5, gt=0)
     seed: int = 0
     report_to: Literal["none", "tensorboard"] = "none"
     resume: bool = False
     force: bool = False
     device: Literal["auto", "cuda", "cpu"] = "auto"
-    precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
     nproc: int = Field(default=1, gt=0)
     launcher: Literal["torchrun", "accelerate"] = "torchrun"
     launch_config: Path | None = None
