@@ -52,8 +52,8 @@ def tuning_steps(tmp: Path, steps: int, batch: int, seq: int, rounds: int) -> di
 def search_cost(tmp: Path, trials: int, dev_max: int, max_new_tokens: int) -> dict:
     from tunewise.core.data import load_dataset
     from tunewise.core.schema import Plan
-    from tunewise.eval.approach_fewshot_opt import PLAIN, FewShotOptConfig, carve_dev, dev_score, prompted_system, search
-    from tunewise.eval.approaches import Workspace
+    from tunewise.eval.approaches.few_shot_opt import PLAIN, FewShotOptConfig, carve_dev, dev_score, prompted_system, search
+    from tunewise.eval.workspace import Workspace
 
     train = ROOT / "examples" / "qa-train.jsonl"
     plan = Plan(task="qa", train=train, eval=ROOT / "examples" / "qa-eval.jsonl", approaches=["few-shot-opt"])

@@ -8,8 +8,8 @@ from tests.component.test_eval_runner import write_plan
 from tests.fakes import assert_clean_failure, invoke
 from tunewise.core.data import load_dataset
 from tunewise.core.schema import Plan
-from tunewise.eval.approach_fewshot_opt import PLAIN, FewShotOptConfig, carve_dev, search
-from tunewise.eval.approaches import Workspace
+from tunewise.eval.approaches.few_shot_opt import PLAIN, FewShotOptConfig, carve_dev, search
+from tunewise.eval.workspace import Workspace
 from tunewise.retrieval.generate import Generation
 
 EXAMPLE = Path(__file__).parents[2] / "examples"
