@@ -25,7 +25,7 @@ def new_run(tiny_model, tmp_path_factory):
     plan = write_plan(root, tiny_model, approaches=["few-shot", "few-shot-opt", "rag", "dpo"],
                       preferences="prefs.jsonl", train="qa-train-all.jsonl",
                       tuning={"max_steps": 2, "batch_size": 2, "few-shot-opt": {"trials": 3, "dev_max": 4}})
-    return root / "out", run_compare(plan, root / "out", max_new_tokens=4)
+    return root / "out", run_compare(plan, root / "out", max_new_tokens=4).model_dump(mode="json", exclude_none=True)
 
 
 def test_few_shot_opt_keeps_at_least_plain_few_shot_on_dev(new_run):

@@ -127,7 +127,7 @@ def test_a_killed_pilot_leaves_the_ledger_consistent(tiny_model, tmp_path, _isol
 
 def test_the_questionnaire_offers_the_pilot_when_data_is_given(tiny_model, tmp_path):
     write_plan(tmp_path, tiny_model, task="classification")
-    typed = ["classification", "10", "0", "never", "no", "open-weights", "0.001", "0", "16", "none", "none", "yes"]
+    typed = ["classification", "10", "0", "0", "never", "no", "open-weights", "0.001", "0", "16", "none", "none", "yes"]
     result = invoke(["advise", "--data", str(tmp_path / "cls-train.jsonl"), "--eval", str(tmp_path / "cls-eval.jsonl"),
                      "--model", str(tiny_model), "--json"], input="\n".join(typed + ["n"]) + "\n")
     assert result.exit_code == 0, result.output
