@@ -54,11 +54,11 @@ def planned_phases(plan: Path, only: list[str] | None, overrides: tuple[str, ...
     from tunewise.advisor.eta import phase_seconds, plan_sizes
     from tunewise.core.device import gpu_inventory
     from tunewise.core.errors import TunewiseError
-    from tunewise.eval.runner import _approach_names, load_plan
+    from tunewise.eval.runner import approach_names, load_plan
 
     try:
         loaded = load_plan(plan, overrides)
-        names = _approach_names(loaded, only)
+        names = approach_names(loaded, only)
         gpus = gpu_inventory()
         return names, phase_seconds(loaded, names, plan_sizes(loaded), gpus[0].memory_gb if gpus else 0.0)
     except TunewiseError:

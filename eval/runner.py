@@ -61,7 +61,7 @@ def load_plan(path: str | Path, overrides: Sequence[str] = ()) -> Plan:
 def validate(plan_path: str | Path, only: Sequence[str] | None = None, overrides: Sequence[str] = ()) -> Inputs:
     """Everything that can be wrong with a plan is found here, before anything is written."""
     plan = load_plan(plan_path, overrides)
-    names = _approach_names(plan, only)
+    names = approach_names(plan, only)
     train = load_dataset(plan.train)
     evaluation = load_dataset(plan.eval)
     _check_task(plan, train, evaluation)
@@ -79,7 +79,7 @@ def validate(plan_path: str | Path, only: Sequence[str] | None = None, overrides
                   list(load_dataset(plan.eval_next).examples) if drift_check else None)
 
 
-def _approach_names(plan: Plan, only: Sequence[str] | None) -> list[str]:
+def approach_names(plan: Plan, only: Sequence[str] | None) -> list[str]:
     names = list(dict.fromkeys(plan.approaches))
     if plan.api_model is not None:
         names += [registry.API_PREFIX + n for n in names if registry.spec(n).api]
