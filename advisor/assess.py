@@ -20,6 +20,7 @@ from tunewise.core.errors import ModelError
 
 NEAR_THRESHOLD = 0.9
 NEAR_MAX_RECORDS = 20000        # pairwise similarity is quadratic; larger sets are checked on a prefix
+NEAR_BLOCK_ROWS = 256           # rows of similarities held at once (at most 256 x 20,000 entries)
 IMBALANCE_WARN = 3.0
 CHUNK_STRIDE = CHUNK_TOKENS - CHUNK_OVERLAP
 CHANGED_WARN = 0.1
@@ -79,8 +80,14 @@ def normalise(text: str) -> str:
     return " ".join(re.sub(r"[^\w]+", " ", text.lower()).split())
 
 
-def near_pairs(texts: list[str], others: list[str] | None = None) -> set[tuple[int, int]]:
-    """(i, j) with cosine >= NEAR_THRESHOLD: within `texts` (i > j) or from `texts` to `others`."""
+def near_records(texts: list[str], others: list[str] | None = None) -> set[int]:
+    """Indices of `texts` with a near-identical partner (cosine >= NEAR_THRESHOLD over character
+    trigrams): an earlier record of `texts` that is not the same text, or any record of `others`.
+
+    Memory stays bounded whatever the data: similarities are computed NEAR_BLOCK_ROWS rows at a time and
+    only the qualifying row numbers are kept (templated data where every record is near every other
+    once grew a set of 200 million pairs here: 18 GB for 40,000 records)."""
+    import numpy as np
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     texts = texts[:NEAR_MAX_RECORDS]
@@ -91,14 +98,16 @@ def near_pairs(texts: list[str], others: list[str] | None = None) -> set[tuple[i
         return set()
     left = vectors.transform(texts)
     right = vectors.transform(others) if others is not None else left
-    pairs: set[tuple[int, int]] = set()
-    for start in range(0, left.shape[0], 1024):
-        sims = (left[start:start + 1024] @ right.T).tocoo()
-        for i, j, sim in zip(sims.row, sims.col, sims.data):
-            i = int(i) + start
-            if sim >= NEAR_THRESHOLD and (others is not None or i > j):
-                pairs.add((i, int(j)))
-    return pairs
+    same_text = np.unique(np.array(texts, dtype=object), return_inverse=True)[1]
+    found: set[int] = set()
+    for start in range(0, left.shape[0], NEAR_BLOCK_ROWS):
+        sims = (left[start:start + NEAR_BLOCK_ROWS] @ right.T).tocoo()
+        close = sims.data >= NEAR_THRESHOLD
+        rows, cols = sims.row[close] + start, sims.col[close]
+        if others is None:  # within one set: an earlier partner with other text
+            rows = rows[(cols < rows) & (same_text[rows] != same_text[cols])]
+        found.update(np.unique(rows).tolist())
+    return found
 
 
 def _duplicates(train: Dataset) -> tuple[int, int, int]:
@@ -106,13 +115,13 @@ def _duplicates(train: Dataset) -> tuple[int, int, int]:
     keys = [normalise(example_text(e)) for e in train.examples]
     seen: set[str] = set()
     exact = sum(1 for k in keys if k in seen or seen.add(k))
-    near_records = {i for i, j in near_pairs(keys) if keys[i] != keys[j]}
+    near = near_records(keys)
     labels: dict[str, set[str]] = {}
     for e in train.examples:
         if e.label is not None:
             labels.setdefault(normalise(example_input(e)), set()).add(e.label)
     conflicts = sum(1 for found in labels.values() if len(found) > 1)
-    return exact, len(near_records), conflicts
+    return exact, len(near), conflicts
 
 
 def _leakage(train: Dataset, evaluation: Dataset) -> tuple[int, int]:
@@ -121,7 +130,7 @@ def _leakage(train: Dataset, evaluation: Dataset) -> tuple[int, int]:
     eval_inputs = [normalise(example_input(e)) for e in evaluation.examples]
     known = set(train_inputs)
     exact = {i for i, text in enumerate(eval_inputs) if text in known}
-    near = {i for i, _ in near_pairs(eval_inputs, train_inputs)} - exact
+    near = near_records(eval_inputs, train_inputs) - exact
     return len(exact), len(near)
 
 

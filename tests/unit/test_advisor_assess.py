@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tunewise.advisor.assess import near_pairs, profile_corpus, profile_dataset
+from tunewise.advisor.assess import near_records, profile_corpus, profile_dataset
 from tests.fakes import write_jsonl
 
 TOPICS = ["billing", "shipping", "account", "refund", "password", "invoice", "delivery", "login", "upgrade",
@@ -109,9 +109,24 @@ def test_corpus_tokens_are_not_truncated_by_the_embedder_tokenizer(tmp_path):
     assert profile.chunks_estimate >= 3
 
 
-def test_near_pairs_ignores_unrelated_text():
-    assert near_pairs(["the cat sat on the mat", "quarterly revenue grew by nine percent"]) == set()
-    assert near_pairs(["the cat sat on the mat", "the cat sat on the mat!"]) == {(1, 0)}
+def test_near_records_ignores_unrelated_text():
+    assert near_records(["the cat sat on the mat", "quarterly revenue grew by nine percent"]) == set()
+    assert near_records(["the cat sat on the mat", "the cat sat on the mat!"]) == {1}
+    assert near_records(["the cat sat on the mat", "the cat sat on the mat"]) == set()  # exact, not near
+    assert near_records(["a dog barked twice", "the cat sat on the mat!"], ["the cat sat on the mat"]) == {1}
+
+
+def test_near_records_of_templated_data_keep_memory_bounded():
+    """Every record near every other: the pairs would be 12.5 million; the answer is all but the first."""
+    import tracemalloc
+
+    texts = [f"ticket {i}: the payment page fails with code {i % 97} after the card is entered" for i in range(5000)]
+    tracemalloc.start()
+    found = near_records(texts)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert found == set(range(1, 5000))
+    assert peak < 300 * 2**20
 
 
 @pytest.mark.parametrize("how", ["fast=True", "model=TINY"])
