@@ -19,19 +19,26 @@ PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 @dataclass(frozen=True)
 class DeviceChoice:
     device: str        # "cuda" or "cpu"
-    precision: str     # "bf16", "fp16" or "fp32"
+    precision: str     # the compute precision: "bf16", "fp16" or "fp32"
     name: str
     memory_gb: float | None
     count: int = 1
+    weights: str | None = None  # the precision weights load in, when it differs from `precision`
 
     @property
     def is_cuda(self) -> bool:
         return self.device == "cuda"
 
+    @property
+    def mixed(self) -> bool:
+        """fp32 weights under a bf16/fp16 autocast (training on the CPU)."""
+        return (self.weights or self.precision) != self.precision
+
     def torch_dtype(self):
+        """The dtype to load weights in."""
         import torch
 
-        return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[self.precision]
+        return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[self.weights or self.precision]
 
 
 @dataclass(frozen=True)
@@ -40,8 +47,11 @@ class GpuInfo:
     memory_gb: float
 
 
-def choose_device(device: str = "auto", precision: str = "auto") -> DeviceChoice:
-    """CUDA with bf16 (fp16 on pre-Ampere) when a GPU is there, else CPU with fp32."""
+def choose_device(device: str = "auto", precision: str = "auto", training: bool = False) -> DeviceChoice:
+    """CUDA with bf16 (fp16 on pre-Ampere) when a GPU is there, else the CPU: bf16 where it has native
+    bf16 units (AVX512-BF16 or AMX, where bf16 matmuls run 2-4x faster than fp32: bench/RESULTS.md),
+    fp32 otherwise. Training on the CPU in bf16 keeps fp32 weights under a bf16 autocast (mixed
+    precision), so the optimizer updates full-precision weights; inference loads bf16 weights."""
     import torch
 
     if device not in ("auto", "cuda", "cpu"):
@@ -52,13 +62,32 @@ def choose_device(device: str = "auto", precision: str = "auto") -> DeviceChoice
     if device == "cuda" and not has_cuda:
         raise DeviceError("--device cuda was asked for, but no CUDA GPU is available here")
     if device == "cpu" or not has_cuda:
-        if precision in ("bf16", "fp16"):
-            raise DeviceError(f"{precision} training needs a CUDA GPU; on the CPU use fp32")
-        return DeviceChoice("cpu", "fp32", "cpu", system_memory_gb(), os.cpu_count() or 1)
+        return _cpu_choice(precision, training)
     props = torch.cuda.get_device_properties(0)
     if precision == "auto":
         precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     return DeviceChoice("cuda", precision, props.name, props.total_memory / 2**30, torch.cuda.device_count())
+
+
+def _cpu_choice(precision: str, training: bool) -> DeviceChoice:
+    native = cpu_has_bf16()
+    if precision == "fp16":
+        raise DeviceError("fp16 needs a CUDA GPU; on the CPU use bf16 (where the CPU has it) or fp32")
+    if precision == "bf16" and not native:
+        raise DeviceError("bf16 needs a CUDA GPU or a CPU with native bf16 (AVX512-BF16 or AMX); on this CPU use fp32")
+    chosen = "bf16" if precision == "bf16" or (precision == "auto" and native) else "fp32"
+    weights = "fp32" if training and chosen == "bf16" else None
+    return DeviceChoice("cpu", chosen, "cpu", system_memory_gb(), os.cpu_count() or 1, weights)
+
+
+def cpu_has_bf16() -> bool:
+    """Native bf16 matrix instructions on this CPU (AVX512-BF16 or AMX tiles), as oneDNN uses them."""
+    import torch
+
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except AttributeError:  # an older torch without the probes: fp32, as before
+        return False
 
 
 def gpu_inventory() -> list[GpuInfo]:

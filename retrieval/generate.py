@@ -195,9 +195,14 @@ class ApiGenerator:
 
 
 def make_generator(ref: ModelRef, adapter: str | Path | None = None, device=None):
-    """The generator for a model reference: `ApiGenerator` for an API model, else `LocalGenerator`."""
+    """The generator for a model reference: `ApiGenerator` for an API model, else `LocalGenerator` on
+    `device` (default: the one device choice, so `ask` and `serve` run as `compare` measured)."""
     if isinstance(ref, ApiModel) or resolve_model(ref).is_api:
         if adapter is not None:
             raise ModelError("an adapter needs a local base model, not an API model")
         return ApiGenerator(ref)
+    if device is None:
+        from tunewise.core.device import choose_device
+
+        device = choose_device()
     return LocalGenerator.load(ref, adapter=adapter, device=device)

@@ -277,11 +277,11 @@ def start_server(model: str, adapter=None, host: str = "127.0.0.1", port: int = 
                  token: str | None = None, limits: Limits = Limits(), backend=None) -> ChatServer:
     """Load the model (or call `backend()` for another generator, e.g. a router) and bind; beyond
     loopback a bearer token is required, so nobody serves it open."""
-    from tunewise.retrieval.generate import LocalGenerator
+    from tunewise.retrieval.generate import make_generator
 
     if not is_loopback(host) and token is None:
         raise TunewiseError(f"serving on {host} (not loopback) needs a bearer token; pass --token-env VAR")
-    generator = backend() if backend is not None else LocalGenerator.load(model, adapter=adapter)
+    generator = backend() if backend is not None else make_generator(model, adapter=adapter)
     try:
         return ChatServer(generator, host, port, token, limits=limits)
     except OSError as exc:

@@ -61,7 +61,7 @@ def training_arguments(ctx: Context, train_examples: int, args_class=None, **ext
         activation_checkpointing=cfg.gradient_checkpointing,
         activation_checkpointing_kwargs={"use_reentrant": False} if cfg.gradient_checkpointing else None,
         remove_unused_columns=False, label_names=["labels"], use_cpu=not cuda,
-        bf16=cuda and ctx.device.precision == "bf16", fp16=cuda and ctx.device.precision == "fp16",
+        bf16=ctx.device.precision == "bf16", fp16=cuda and ctx.device.precision == "fp16",  # CPU: autocast
         ddp_backend="gloo" if not cuda and ctx.world_size > 1 else None, dataloader_num_workers=0,
     )
     kwargs.update(extra)

@@ -70,7 +70,7 @@ def start(config: TuneConfig, preflight: Callable[[TuneConfig, Any], None] | Non
     params_b = _params_b(config.model)
     config = config.resolved(params_b)
     warn_unsafe_settings(config, METHOD_DEFAULTS[config.method].get("lr"))
-    device = choose_device(config.device, config.precision)
+    device = choose_device(config.device, config.precision, training=True)
     if preflight is not None:
         preflight(config, device)
     config = check_before_training(config, device, model_dir(config.model))

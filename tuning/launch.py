@@ -30,7 +30,7 @@ def launch(config: TuneConfig) -> TrainingRun:
         raise ConfigError("a tuning run needs 'train' (a data file) and 'out' (an output folder)")
     from tunewise.core.device import choose_device
 
-    device = choose_device(config.device, config.precision)
+    device = choose_device(config.device, config.precision, training=True)
     preflight(config, device)
     if config.launcher == "accelerate" and not device.is_cuda:
         # Without MPI, `accelerate launch` on CPUs starts a single process however many are asked for.

@@ -66,7 +66,14 @@ def estimated_peak_gb(config: TuneConfig, device, model_config: dict, checkpoint
     # Top layers only: embeddings and most weights frozen, closer to an adapter's states than to full's.
     method = "lora" if config.method == "full" and config.train_top_layers else config.method
     return training_memory_gb(method, _shape(model_config), config.max_seq_len, config.batch_size, hardware,
-                              precision="fp32" if device.precision == "fp32" else "bf16", checkpointing=checkpointing)
+                              precision=_estimate_precision(device), checkpointing=checkpointing)
+
+
+def _estimate_precision(device) -> str:
+    """The advisor's name for how this device trains: fp32, mixed (fp32 weights, bf16 compute) or bf16."""
+    if device.precision == "fp32":
+        return "fp32"
+    return "mixed" if device.mixed else "bf16"
 
 
 def _shape(model_config: dict):

@@ -130,6 +130,17 @@ def test_batch_that_cannot_fit_in_memory_is_refused(tiny_model, tmp_path):
 def test_precision_this_device_cannot_run_is_refused(tiny_model, tmp_path):
     data = write_jsonl(tmp_path / "d.jsonl", SFT)
     result = _tune(tiny_model, "--train", str(data), "--out", str(tmp_path / "o"), "--device", "cpu",
+                   "--precision", "fp16")
+    assert_clean_failure(result, "fp16", "CUDA")
+    assert not (tmp_path / "o").exists()
+
+
+def test_bf16_on_a_cpu_without_native_bf16_is_refused(tiny_model, tmp_path, monkeypatch):
+    from tunewise.core import device
+
+    monkeypatch.setattr(device, "cpu_has_bf16", lambda: False)
+    data = write_jsonl(tmp_path / "d.jsonl", SFT)
+    result = _tune(tiny_model, "--train", str(data), "--out", str(tmp_path / "o"), "--device", "cpu",
                    "--precision", "bf16")
     assert_clean_failure(result, "bf16", "fp32")
     assert not (tmp_path / "o").exists()

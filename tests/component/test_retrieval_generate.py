@@ -14,9 +14,24 @@ CONV = [{"role": "user", "content": "Ticket priority is high when"}]
 
 @pytest.fixture(scope="module")
 def local(tiny_model):
+    """fp32, so the mechanics below compare to exact references on any CPU."""
+    from tunewise.core.device import choose_device
     from tunewise.retrieval.generate import make_generator
 
-    return make_generator(str(tiny_model))
+    return make_generator(str(tiny_model), device=choose_device("cpu", "fp32"))
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_the_default_generator_follows_the_device_choice(tiny_model, monkeypatch, native):
+    import torch
+
+    from tunewise.core import device
+    from tunewise.retrieval.generate import make_generator
+
+    monkeypatch.setattr(device, "cpu_has_bf16", lambda: native)
+    generator = make_generator(str(tiny_model))
+    assert generator.model.dtype == (torch.bfloat16 if native else torch.float32)
+    assert generator.generate([CONV], max_new_tokens=3)[0].completion_tokens > 0
 
 
 def test_greedy_generation_is_batched_and_deterministic(local):

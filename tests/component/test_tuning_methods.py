@@ -133,3 +133,21 @@ def test_auto_search_reports_trials_and_trains_with_the_best(tiny_model, sft_dat
     best = min(trials, key=lambda t: t["eval_loss"])
     assert run.config["lr"] == best["lr"] and run.config["lora_r"] == best["lora_r"]
     assert not [p for p in tmp_path.iterdir() if "search" in p.name]
+
+
+@pytest.mark.parametrize("method", ["lora", "full"])
+def test_mixed_precision_on_the_cpu_trains_fp32_weights(tiny_model, sft_data, tmp_path, method):
+    """bf16 compute (autocast) over fp32 weights where the CPU has native bf16: the loss falls as in
+    fp32, the saved weights stay fp32, and run.json says bf16."""
+    from safetensors.torch import load_file
+
+    from tunewise.core.device import cpu_has_bf16
+
+    if not cpu_has_bf16():
+        pytest.skip("this CPU has no native bf16 (AVX512-BF16 or AMX)")
+    run = run_tuning(_config(tiny_model, sft_data, tmp_path / "o", method=method, precision="bf16",
+                             lr=1e-2 if method == "lora" else 1e-3))
+    assert run.precision == "bf16"
+    assert run.eval_loss_after < run.eval_loss_before
+    weights = next((tmp_path / "o").glob("*.safetensors"))
+    assert {str(t.dtype) for t in load_file(weights).values()} == {"torch.float32"}
