@@ -91,7 +91,8 @@ def test_bad_pilot_input_is_one_clear_line(tiny_model, tmp_path):
     tiny_eval = tmp_path / "two.jsonl"
     tiny_eval.write_text("".join(l + "\n" for l in (tmp_path / "cls-eval.jsonl").read_text().splitlines()[:2]))
     assert_clean_failure(invoke(common + ["--eval", str(tiny_eval)]), "fewer than the", "classes")
-    assert_clean_failure(invoke(common[:-1] + ["--pilot"]), "--pilot needs --data")
+    assert_clean_failure(invoke(["advise", "--task", "classification", "--model", str(tiny_model), "--pilot"]),
+                         "--pilot needs --data")
 
 
 def test_plan_predictions_must_name_its_approaches(tmp_path, tiny_model):
