@@ -15,13 +15,17 @@ def pilot_advice(rec, request, budget: str, plan_out: Path | None, force: bool, 
     from tunewise.eval.pilot_records import parse_budget
 
     seconds = parse_budget(budget)
-    if request.data is None or request.eval is None:
-        raise ConfigError("--pilot needs --data (training set) and --eval (evaluation set) to measure on")
+    if request.data is None:
+        raise ConfigError("--pilot needs --data (training set) to measure on")
     plan_path = plan_out if plan_out is not None else Path.cwd() / "pilot-plan.yaml"
+    source = "eval set"
+    if request.eval is None:     # hold out a slice of train; the plan points compare at the same split
+        request, source = held_out(rec, request, plan_path if plan_out is not None else None)
     plan = build_plan(rec, request, plan_path)
     with progress() as bar:
         report = stage_reporter(bar)
-        result = run_pilot(plan.resolve_paths(plan_path.resolve().parent), seconds, rec.profile.answers, report)
+        result = run_pilot(plan.resolve_paths(plan_path.resolve().parent), seconds, rec.profile.answers, report,
+                           eval_source=source)
     if result.recommendation is not None:
         reasons = [f"pilot: {s}" for s in result.statements + result.crossings]
         plan = plan.model_copy(update={"recommendation": result.recommendation, "reasons": reasons + plan.reasons,
@@ -37,17 +41,34 @@ def pilot_advice(rec, request, budget: str, plan_out: Path | None, force: bool, 
         console.print(f"Plan written to {plan_out} (with the pilot's predictions)")
 
 
+def held_out(rec, request, plan_path: Path | None):
+    """The request with a held-out slice of train as its eval set, written beside the plan (or in the app
+    home when no plan is written), and the words that say so."""
+    import tempfile
+    from dataclasses import replace
+
+    from tunewise.advisor.rules import PLAN_TASK
+    from tunewise.core.files import app_home
+    from tunewise.eval.pilot import write_holdout
+
+    folder = plan_path.resolve().parent if plan_path is not None else Path(tempfile.mkdtemp(dir=app_home()))
+    stem = plan_path.stem if plan_path is not None else "pilot"
+    rest, held, count = write_holdout(request.data, folder, PLAN_TASK[rec.profile.answers.task], seed=0, stem=stem)
+    return replace(request, data=rest, eval=held), f"held-out slice of train ({count} examples, in {held.name})"
+
+
 def render_pilot(result) -> None:
     rows = [[p.approach, p.value, p.low, p.high, p.basis, p.within_limits or "; ".join(p.limit_reasons)]
             for p in result.predictions]
     console.print(table(f"Pilot: predicted {result.metric} at {result.train_examples} labels, best first",
                         ["approach", "predicted", "95% low", "95% high", "basis", "within limits"], rows))
     points = [[p.approach, p.rung, p.labels, p.steps, p.value, p.seconds] for p in result.points]
-    console.print(table(f"Pilot points (sample of {result.sample_size} eval examples)",
+    console.print(table(f"Pilot points (sample of {result.sample_size} examples of the {result.eval_source})",
                         ["approach", "rung", "labels", "steps", "value", "seconds"], points))
     console.print(f"[bold]Pilot recommendation: {result.recommendation or 'none'}[/bold]", highlight=False)
     for line in result.statements + result.crossings + [f"{k} stopped early: {v}." for k, v in result.dropped.items()] \
             + [f"skipped {s}." for s in result.skipped]:
         console.print(f"  - {line}", highlight=False)
-    console.print(f"[dim]The pilot took {result.seconds:.0f}s of its {result.budget_seconds:.0f}s budget, peak "
+    console.print(f"[dim]The pilot took {result.seconds:.0f}s of its {result.budget_seconds:.0f}s budget (planned "
+                  f"{result.planned_seconds or result.budget_seconds:.0f}s), peak "
                   f"{result.peak_memory_mb:.0f} MB.[/dim]", highlight=False)

@@ -203,7 +203,9 @@ class Plan(Record):
 
     @model_validator(mode="after")
     def _predictions_match_approaches(self) -> "Plan":
-        unknown = [p.approach for p in self.predictions or () if p.approach not in self.approaches]
+        # api-NAME is NAME on the plan's API model, which compare runs beside the local approaches
+        known = set(self.approaches) | ({f"api-{a}" for a in self.approaches} if self.api_model else set())
+        unknown = [p.approach for p in self.predictions or () if p.approach not in known]
         if unknown:
             raise ValueError(f"predictions name '{unknown[0]}', which is not among the plan's approaches")
         return self

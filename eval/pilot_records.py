@@ -9,12 +9,15 @@ from tunewise.core.schema import PredictedScore, Record
 
 
 class PilotPoint(Record):
-    """One measurement: an approach at a rung (labels it trained on, steps), scored on the pilot's sample."""
+    """One measurement: an approach at a rung (distinct labels it has trained on, steps, examples seen =
+    steps x batch), scored on the pilot's sample."""
 
     approach: str
     rung: int
     labels: int
     steps: int | None = None
+    examples_seen: int | None = None
+    step_seconds: float | None = None
     value: float
     low: float
     high: float
@@ -36,6 +39,7 @@ class PilotPrediction(PredictedScore):
     """The predicted main metric at the full data and the plan's step budget, with a 95% interval."""
 
     at_labels: int
+    at_steps: int | None = None              # the plan's step budget a trainable approach is predicted at
     within_limits: bool = True
     limit_reasons: list[str] = Field(default_factory=list)
 
@@ -50,6 +54,9 @@ class PilotResult(Record):
     budget_seconds: float
     seconds: float
     peak_memory_mb: float
+    compare_estimate_seconds: float | None = None   # the full compare of the same plan, from the pilot's measurements
+    planned_seconds: float | None = None            # what the pilot allowed itself: min(budget, a share of that)
+    eval_source: str = "eval set"                   # or "held-out slice of train"
     interrupted: bool = False
     points: list[PilotPoint] = Field(default_factory=list)
     curves: list[CurveFit] = Field(default_factory=list)

@@ -13,7 +13,7 @@ from tunewise.core.data import Dataset, check_eval_labels, load_dataset
 from tunewise.core.device import rss_mb
 from tunewise.core.errors import ConfigError, DataError
 from tunewise.core.artefacts import check_checkpoint
-from tunewise.core.files import claim_output, mark_output
+from tunewise.core.files import claim_output, mark_output, read_json
 from tunewise.core.models import model_dir, resolve_model
 from tunewise.tuning.config import METHOD_DEFAULTS, TuneConfig
 from tunewise.tuning.guards import warn_unsafe_settings
@@ -104,7 +104,7 @@ def claim_output_folder(config: TuneConfig, out: Path) -> None:
         claim_output(out, config.force, tuning_inputs(config))
         mark_output(out, "tune")
         return
-    if (out / RUN_FILE).exists():
+    if (out / RUN_FILE).exists() and read_json(out / RUN_FILE).get("completed", True):
         raise ConfigError(f"{out}: this run already completed; there is nothing to resume")
     if last_checkpoint(out) is None:
         raise ConfigError(f"{out}: no checkpoint to resume from; start the run again without --resume")

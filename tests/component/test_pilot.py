@@ -91,7 +91,8 @@ def test_bad_pilot_input_is_one_clear_line(tiny_model, tmp_path):
     tiny_eval = tmp_path / "two.jsonl"
     tiny_eval.write_text("".join(l + "\n" for l in (tmp_path / "cls-eval.jsonl").read_text().splitlines()[:2]))
     assert_clean_failure(invoke(common + ["--eval", str(tiny_eval)]), "fewer than the", "classes")
-    assert_clean_failure(invoke(common[:-1] + ["--pilot"]), "--pilot needs --data")
+    assert_clean_failure(invoke(["advise", "--task", "classification", "--model", str(tiny_model), "--pilot"]),
+                         "--pilot needs --data")
 
 
 def test_plan_predictions_must_name_its_approaches(tmp_path, tiny_model):
@@ -133,3 +134,58 @@ def test_the_questionnaire_offers_the_pilot_when_data_is_given(tiny_model, tmp_p
     assert result.exit_code == 0, result.output
     assert "Run a pilot on your data now?" in result.output and "at most 10m" in result.output
     assert '"pilot"' not in result.output
+
+
+def test_trainable_rungs_are_pauses_of_one_warm_started_run_on_the_same_sample(pilot_run):
+    result, _, _, rows = pilot_run
+    lora = [p for p in result.points if p.approach == "lora"]
+    assert [p.steps for p in lora] == sorted({p.steps for p in lora}) and lora[0].steps == 1   # an eighth of 2
+    assert all(p.examples_seen == p.steps * 2 and p.step_seconds > 0 for p in lora)          # batch 2
+    assert {r.settings["sample"] for r in rows} == {result.sample_size}                      # one sample for all
+    assert result.compare_estimate_seconds > 0 and result.planned_seconds <= BUDGET_S
+    prediction = next(p for p in result.predictions if p.approach == "lora")
+    assert prediction.at_steps == 2
+    assert prediction.basis == ("measured" if lora[-1].steps == 2 else prediction.basis)
+    assert any(r.settings.get("step_seconds") for r in rows if r.approach == "lora")        # the ledger learns it
+
+
+def test_without_an_eval_set_the_pilot_holds_out_a_slice_of_train(tiny_model, tmp_path):
+    write_plan(tmp_path, tiny_model, task="classification")
+    answers = tmp_path / "answers.yaml"
+    answers.write_text(yaml.safe_dump({"task": "classification", "labelled_examples": 15, "model_params_b": 0.001}))
+    train = tmp_path / "all-train.jsonl"
+    train.write_text((tmp_path / "cls-train.jsonl").read_text() + (tmp_path / "cls-eval.jsonl").read_text())
+    out = tmp_path / "plan-out.yaml"
+    result = invoke(["advise", "--answers", str(answers), "--data", str(train), "--model", str(tiny_model),
+                     "--pilot", "--pilot-budget", "3m", "--plan-out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    pilot = json.loads(result.output[result.output.index("{"):])["pilot"]
+    plan = Plan.model_validate(yaml.safe_load(out.read_text()))
+    assert plan.eval == Path("plan-out-holdout.jsonl") and plan.train == Path("plan-out-train.jsonl")
+    held = (tmp_path / plan.eval).read_text().splitlines()
+    rest = (tmp_path / plan.train).read_text().splitlines()
+    assert len(held) + len(rest) == 15 and not set(held) & set(rest)
+    assert pilot["eval_source"].startswith("held-out slice of train") and pilot["train_examples"] == len(rest)
+
+
+def test_the_api_variants_are_piloted_on_a_loopback_server(tiny_model, tmp_path, monkeypatch):
+    import threading
+
+    from tunewise.eval.pilot import run_pilot
+    from tunewise.eval.runner import load_plan
+    from tunewise.retrieval.generate import LocalGenerator
+    from tunewise.retrieval.serve import ChatServer
+
+    server = ChatServer(LocalGenerator.load(str(tiny_model)), port=0, token="sk-pilot")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("TUNEWISE_TEST_KEY", "sk-pilot")
+    api = {"base_url": server.url, "model": "tiny", "api_key_env": "TUNEWISE_TEST_KEY"}
+    try:
+        plan = load_plan(write_plan(tmp_path, tiny_model, task="classification", approaches=["zero-shot"],
+                                    api_model=api))
+        result = run_pilot(plan, 120)
+    finally:
+        server.shutdown()
+    assert {p.approach for p in result.predictions} == {"zero-shot", "api-zero-shot"}
+    api_point = next(p for p in result.points if p.approach == "api-zero-shot")
+    assert api_point.steps is None and 0 <= api_point.value <= 1

@@ -1,0 +1,87 @@
+"""How the pilot spends its budget: the sample from the budget and measured seconds per answer, the pauses
+from measured seconds per step, the ledger's step times, the held-out slice."""
+import pytest
+
+from tunewise.core.data import Example
+from tunewise.core.ledger import MeasuredRun
+from tunewise.core.schema import Plan
+from tunewise.eval import pilot_plan as pp
+
+
+def test_the_sample_is_what_the_budget_buys_within_the_minimum_and_the_eval_set():
+    assert pp.minimum_sample(classes=5, eval_size=45) == 5 * pp.MIN_PER_CLASS
+    assert pp.minimum_sample(classes=0, eval_size=45) == pp.MIN_SAMPLE
+    assert pp.minimum_sample(classes=5, eval_size=7) == 7
+    bought = pp.plan_sample(seconds=60.0, per_example_s=2.0, eval_size=45, minimum=15)
+    assert (bought.size, bought.limited_by) == (30, "budget") and bought.statement(45) is None
+    assert pp.plan_sample(200.0, 2.0, 45, 15).size == 45                     # the eval set is the cap
+    small = pp.plan_sample(10.0, 2.0, 45, 15)
+    assert (small.size, small.limited_by) == (15, "minimum") and "minimum sample of 15" in small.statement(45)
+    # twice the seconds per answer (say few-shot joins), half the sample
+    assert pp.plan_sample(60.0, 4.0, 45, 5).size == 15
+
+
+def test_pauses_follow_the_measured_step_time():
+    # 2 s a step, paused at step 5 of 40, 30 s left for training: reaches step 20, pauses at fractions of it
+    assert pp.plan_pauses(first=5, full=40, step_s=2.0, seconds=30.0) == [10, 20]
+    # cheap steps reach the plan's own step count: the last pause is the full run, measured not predicted
+    assert pp.plan_pauses(first=5, full=40, step_s=0.1, seconds=30.0) == [10, 20, 40]
+    # no time left: nothing beyond the first pause
+    assert pp.plan_pauses(first=5, full=40, step_s=2.0, seconds=1.0) == []
+
+
+def test_the_first_pause_is_an_eighth_unless_the_step_time_is_known():
+    assert pp.first_pause(full=40, known_step_s=None, seconds=100.0) == 5
+    assert pp.first_pause(full=40, known_step_s=1.0, seconds=100.0) == 10     # a quarter of the 40 reachable
+    assert pp.first_pause(full=40, known_step_s=10.0, seconds=40.0) == 1
+    assert pp.first_pause(full=3, known_step_s=None, seconds=100.0) == 1
+
+
+def test_step_times_come_from_matching_ledger_rows():
+    rows = [
+        MeasuredRun(kind="tune", approach="lora", model="m", device="cpu", train_seconds=80.0,
+                    settings={"steps": 40, "batch_size": 8, "max_seq_len": 256}),
+        MeasuredRun(kind="pilot", approach="lora", model="m", device="cpu",
+                    settings={"method": "lora", "step_seconds": 3.0, "batch_size": 8, "max_seq_len": 256}),
+        MeasuredRun(kind="tune", approach="lora", model="m", device="cpu", train_seconds=10.0,
+                    settings={"steps": 40, "batch_size": 2, "max_seq_len": 256}),          # another batch
+        MeasuredRun(kind="tune", approach="head", model="m", device="cpu", train_seconds=4.0,
+                    settings={"steps": 40, "batch_size": 8, "max_seq_len": 256}),          # another method
+        MeasuredRun(kind="tune", approach="lora", model="other", device="cpu", train_seconds=400.0,
+                    settings={"steps": 40, "batch_size": 8, "max_seq_len": 256}),          # another model
+    ]
+    assert pp.step_seconds_from_ledger(rows, "m", "lora", 8, 256, "cpu") == pytest.approx(2.5)
+    assert pp.step_seconds_from_ledger(rows, "m", "lora", 8, 256, "cuda") is None
+    assert pp.step_seconds_from_ledger([], "m", "lora", 8, 256) is None
+
+
+def test_the_compare_estimate_adds_answers_training_and_loads():
+    seconds = pp.compare_seconds(45, [0.5, 1.5, 0.5], [(40, 2.0, 5.0)], load_s=5.0)
+    assert seconds == pytest.approx(5.0 + 45 * 2.5 + 40 * 2.0 + 10.0)
+
+
+def test_the_detectable_difference_and_sampling_error_shrink_with_the_sample():
+    assert pp.detectable_difference(40, 0.8) < pp.detectable_difference(10, 0.8)
+    assert pp.sampling_error(45, 45, 0.8) == 0.0                               # the whole eval set
+    assert pp.sampling_error(15, 45, 0.8) == pytest.approx((0.16 / 15 * (30 / 45)) ** 0.5)
+
+
+def test_the_held_out_slice_is_stratified_disjoint_and_leaves_every_class_in_train():
+    examples = [Example(id=f"e{i}", line=i, prompt=f"t{i}", response="abc"[i % 3] if i < 27 else "d")
+                for i in range(30)]
+    rest, held = pp.holdout_split(examples, seed=0, by_label=True)
+    assert {e.id for e in rest}.isdisjoint(e.id for e in held) and len(rest) + len(held) == 30
+    assert {e.response for e in rest} == {"a", "b", "c", "d"}                 # every class still trains
+    counts = {label: sum(e.response == label for e in held) for label in "abcd"}
+    assert counts == {"a": 3, "b": 3, "c": 3, "d": 2}                          # 3 per class where it can
+    assert pp.holdout_split(examples, seed=0, by_label=True) == (rest, held)
+
+
+def test_plan_predictions_may_name_the_api_variants_of_its_approaches():
+    base = {"task": "classification", "train": "t.jsonl", "eval": "e.jsonl", "approaches": ["zero-shot"],
+            "predictions": [{"approach": "api-zero-shot", "metric": "f1_macro", "value": 0.5, "low": 0.4,
+                             "high": 0.6, "basis": "measured"}]}
+    api = {"base_url": "http://127.0.0.1:1/v1", "model": "m", "api_key_env": "K"}
+    assert Plan.model_validate({**base, "api_model": api}).predictions[0].approach == "api-zero-shot"
+    with pytest.raises(ValueError, match="not among the plan's approaches"):
+        Plan.model_validate(base)
