@@ -44,9 +44,12 @@ class RoutedAnswers:
 
 
 def build(ws):
-    from tunewise.eval.router import score_router_out_of_fold
+    from tunewise.eval.route_report import keep_in_run
+    from tunewise.eval.router import score_router_out_of_fold, train_router
     from tunewise.eval.workspace import Built
 
-    rows = score_router_out_of_fold(ws.out)
+    router = train_router(ws.out)
+    keep_in_run(router)         # the report shows its frontier
+    rows = score_router_out_of_fold(ws.out, router)
     routes = sorted({r["route"] for r in rows})
     return Built(RoutedAnswers(rows), notes=[f"routes out of fold among {', '.join(routes)} (eval/router.py)"])
