@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from tunewise.cli.options import force_option, json_option
+from tunewise.cli.options import force_option, json_option, writing
 from tunewise.cli.render import console, print_json, table
 
 
@@ -29,16 +29,19 @@ def route() -> None:
 def train(run_dir: Path, out: Path, max_cost: float | None, min_quality: float | None, only: str | None,
           plot: Path | None, force: bool, as_json: bool) -> None:
     """Train a router on RUN_DIR (a finished `tunewise compare --out` folder), score it out of fold
-    against every approach and the oracle, and write it with its operating point."""
+    against every approach and the oracle, and write it with its operating point. A copy is kept in
+    RUN_DIR, whose report then shows the frontier."""
     from tunewise.core.errors import OutputExistsError
-    from tunewise.eval.route_report import frontier_plot, frontier_rows
+    from tunewise.eval.route_report import frontier_plot, frontier_rows, keep_in_run
     from tunewise.eval.router import train_router
 
     if out.exists() and not force:
         raise OutputExistsError(out)
     names = [n.strip() for n in only.split(",") if n.strip()] if only else None
-    router = train_router(run_dir, max_cost_ms=max_cost, min_quality=min_quality, only=names)
-    router.save(out)
+    with writing(run_dir, "route train"):
+        router = train_router(run_dir, max_cost_ms=max_cost, min_quality=min_quality, only=names)
+        router.save(out)
+        report = keep_in_run(router, report=True)
     if plot is not None:
         frontier_plot(router, plot)
     if as_json:
@@ -51,3 +54,5 @@ def train(run_dir: Path, out: Path, max_cost: float | None, min_quality: float |
     point = router.operating_point
     console.print(f"Router: {out}  (operating point {point.name}: {router.metric} {point.quality:.3f} at "
                   f"{point.cost_ms:.0f} ms per answer; fallback {router.fallback})", highlight=False)
+    if report is not None:
+        console.print(f"Report with the frontier: {report}", highlight=False)

@@ -60,3 +60,21 @@ class Comparison(Record):
     predicted_vs_measured: list[dict[str, Any]] | None = None   # the plan's pilot predictions beside the measurements
     machine: dict[str, Any]
     date: str
+
+
+class PredictionRow(Record):
+    """One line of predictions/NAME.jsonl: one approach's answer to one eval example, and what it cost.
+    Fields added since the first version are optional, so the predictions of older runs read back."""
+
+    id: str
+    input: str
+    reference: str
+    prediction: str
+    latency_ms: float = Field(ge=0)
+    prompt_tokens: int | None = None
+    ref_logprob: float | None = None            # the reference's log-likelihood (local models), for perplexity
+    ref_tokens: int | None = None
+    retrieved: list[str] | None = None          # document ids, best first (RAG)
+    source: str | None = None
+    confidence: float | None = Field(default=None, ge=0, le=1)   # chosen label's probability (label scoring)
+    route: str | None = None                    # the approach a router sent this example to

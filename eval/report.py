@@ -139,7 +139,13 @@ def plots(results: dict[str, Any]) -> dict[str, bytes]:
     """PNG bytes by name: quality vs cost, training loss curves, per-class F1 (where they apply)."""
     from tunewise.eval.plots import report_plots
 
-    return report_plots(results)
+    images = report_plots(results)
+    if results.get("routing"):
+        from tunewise.eval.route_report import FRONTIER_PLOT, frontier_plot
+        from tunewise.eval.router import RouterFile
+
+        images[FRONTIER_PLOT] = frontier_plot(RouterFile.model_validate(results["routing"]))
+    return images
 
 
 # -- documents --------------------------------------------------------------------------------------
@@ -168,6 +174,10 @@ def sections(results: dict[str, Any]) -> list[tuple[str, str | None, tuple[list[
     if drift_rows(results)[1]:
         out.append(("Knowledge drift", narrative.drift_text(results), drift_rows(results)))
     out += extra_sections(results)
+    if results.get("routing"):
+        from tunewise.eval.route_report import routing_section
+
+        out.append(routing_section(results["routing"]))
     notes = [f"{n}: {note}." for n, r in results["approaches"].items() for note in r.get("notes", [])]
     out.append(("Notes", " ".join([f"Measured on {_machine_line(results)}.", *notes,
                                    "Every metric is recomputable from predictions/*.jsonl with scikit-learn, "
@@ -239,11 +249,15 @@ def view(results: Comparison | dict[str, Any]) -> dict[str, Any]:
 def write_report(out: Path, comparison: Comparison) -> None:
     """Plots, report.md, report.html, and results.json last: its presence marks the folder finished."""
     from tunewise.eval.intervals import primary_intervals
+    from tunewise.eval.route_report import router_of_run
 
     out = Path(out)
     results = view(comparison)
     # for the verdict only: results.json keeps the record's fields, the intervals are recomputable
     results["intervals"] = primary_intervals(out, results)
+    # for the routing section: the router trained from this run, kept beside it (routing/router.json)
+    router = router_of_run(out, results["approaches"])
+    results["routing"] = router.model_dump(mode="json") if router is not None else None
     images = plots(results)
     files = []
     for name, png in images.items():

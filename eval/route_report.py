@@ -1,6 +1,8 @@
 """The router's quality/cost frontier as a table and a plot, beside every single approach and the oracle.
 
-`frontier_plot(router)` returns PNG bytes (and writes them when given a path), for the compare report.
+`frontier_plot(router)` returns PNG bytes (and writes them when given a path). A router trained from a
+compare run (by its `router` approach or by `route train`) is kept in the run as routing/router.json;
+the run's report then shows the frontier (`routing_section`, and the plot named FRONTIER_PLOT).
 """
 from __future__ import annotations
 
@@ -8,8 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from tunewise.core.files import atomic_write_bytes
-from tunewise.eval.plots import png
+from tunewise.eval.plots import colour_for, png
 from tunewise.eval.router import Point, RouterFile
+
+ROUTER_IN_RUN = Path("routing") / "router.json"
+FRONTIER_PLOT = "routing_frontier"
 
 
 def frontier_rows(router: RouterFile) -> tuple[list[str], list[list[Any]]]:
@@ -40,7 +45,7 @@ def frontier_plot(router: RouterFile, path: str | Path | None = None) -> bytes:
     ax.plot([p.cost_ms for p in frontier], [p.quality for p in frontier], "-o", color="tab:blue",
             markersize=3, label="router (out of fold)")
     for point in router.singles:
-        ax.scatter(point.cost_ms, point.quality, color="tab:gray", zorder=3)
+        ax.scatter(point.cost_ms, point.quality, color=colour_for(point.name), zorder=3)
         ax.annotate(point.name, (point.cost_ms, point.quality), textcoords="offset points", xytext=(4, 4))
     ax.scatter(router.oracle.cost_ms, router.oracle.quality, marker="*", s=140, color="tab:orange",
                label="oracle (best per example)", zorder=3)
@@ -57,3 +62,39 @@ def frontier_plot(router: RouterFile, path: str | Path | None = None) -> bytes:
     if path is not None:
         atomic_write_bytes(path, image)
     return image
+
+
+def keep_in_run(router: RouterFile, report: bool = False) -> Path | None:
+    """Save the router into the run it was trained from, where the run's report finds it; with `report`,
+    write a finished run's report again with the frontier in it and return its path."""
+    from tunewise.eval.rereport import rewrite_report
+
+    router.save(router.run_dir / ROUTER_IN_RUN)
+    if not report or not (router.run_dir / "results.json").is_file():
+        return None
+    rewrite_report(router.run_dir)
+    return router.run_dir / "report.html"
+
+
+def router_of_run(out: str | Path, approaches: Any) -> RouterFile | None:
+    """The router kept in compare folder `out`, if it routes among approaches the run still reports."""
+    path = Path(out) / ROUTER_IN_RUN
+    if not path.is_file():
+        return None
+    router = RouterFile.load(path)
+    return router if set(router.routes) <= set(approaches) else None
+
+
+def routing_section(router: dict[str, Any]) -> tuple[str, str, tuple[list[str], list[list[Any]]]]:
+    """(heading, paragraph, frontier table) for the report, from the router file's JSON form."""
+    router = RouterFile.model_validate(router)
+    asked = (f" and, on every other route, the answer of {router.confidence_route}, asked first for its "
+             "confidence" if router.confidence_route else "")
+    text = (f"{router.verdict}\n\nA router learned from this run's own predictions which approach answers "
+            f"each question ({router.metric}, out of fold: {router.folds} folds over {router.examples} examples; "
+            f"features: {', '.join(router.features)}). Each router point is one tradeoff between quality and "
+            f"mean cost per answer, which includes the features' time{asked}. Every single approach and the "
+            f"oracle (the best approach for each example, which no router can beat) are listed first; * marks "
+            f"the operating point, {router.operating_point.name} at {router.operating_point.quality:.3f} and "
+            f"{router.operating_point.cost_ms:.0f} ms per answer. Plot: {FRONTIER_PLOT}.")
+    return "Routing per question", text, frontier_rows(router)

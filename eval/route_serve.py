@@ -44,12 +44,17 @@ class RoutedBackend:
         self.log = log
         self._lock = threading.Lock()
 
-    def route(self, question: str) -> tuple[str, float]:
-        """(route, feature ms) for one question, at the router's operating point."""
+    def route(self, question: str, max_new_tokens: int = 64):
+        """(route, feature ms, the answer of the route asked first for its confidence, or None) for one
+        question, at the router's operating point."""
         if self.extractor is None:      # a single-approach operating point needs no features
-            return self.router.operating_point.name, 0.0
+            return self.router.operating_point.name, 0.0, None
         vector, ms = self.extractor.features(question)
-        return route_of(self.router, predicted_quality(self.router.model, [vector]))[0], ms
+        first = None
+        if self.router.confidence_route is not None:
+            first = self._predict(self.router.confidence_route, question, max_new_tokens)
+            vector = [*vector, first.confidence]
+        return route_of(self.router, predicted_quality(self.router.model, [vector]))[0], ms, first
 
     def generate(self, conversations: Sequence[list[dict]], max_new_tokens: int = 64) -> list[RoutedGeneration]:
         with self._lock:
@@ -57,10 +62,13 @@ class RoutedBackend:
 
     def _answer(self, conversation: list[dict], max_new_tokens: int) -> RoutedGeneration:
         question = next((m["content"] for m in reversed(conversation) if m["role"] == "user"), "")
-        route, feature_ms = self.route(question)
+        route, feature_ms, first = self.route(question, max_new_tokens)
+        reuse = first is not None and route == self.router.confidence_route
+        if first is not None and not reuse:
+            feature_ms += first.latency_ms      # asked first, then not used: part of what routing costs
         metadata = {"route": route}
         try:
-            prediction = self._predict(route, question, max_new_tokens)
+            prediction = first if reuse else self._predict(route, question, max_new_tokens)
         except Exception as exc:  # any backend failure: the request is still answered, and the log says why
             fallback = self.router.fallback
             if route == fallback:

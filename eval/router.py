@@ -7,6 +7,10 @@ argmax(predicted quality - tradeoff * mean cost / largest mean cost). Sweeping t
 quality/cost frontier, compared with every single approach and with the oracle (the best approach per
 example). Every router number is out of fold (`cross_val_predict`): no example is scored by a model that
 saw it. The operating point is one number picked on those out-of-fold scores.
+
+For classification, the cheapest approach that scores labels also gives its confidence (the chosen label's
+probability, from its predictions) as a feature. Knowing it means asking that approach first, so every
+request routed elsewhere also pays that approach's answer: the cost of a cascade, counted in every point.
 """
 from __future__ import annotations
 
@@ -14,11 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
+from tunewise.core import registry
 from tunewise.core.errors import TunewiseError
 from tunewise.core.files import read_json
-from tunewise.core.schema import Plan, Record
+from tunewise.core.results import PredictionRow
+from tunewise.core.schema import Plan, Record, describe_validation_error
 from tunewise.eval import metrics
 from tunewise.eval.route_features import FeatureExtractor, FeatureVersions, run_extractor
 
@@ -72,6 +78,7 @@ class RouterFile(Record):
     oof_ids: list[str] = Field(default_factory=list)
     oof_quality: list[list[float]] = Field(default_factory=list)   # out-of-fold predictions, per example
     overhead_ms: list[float] = Field(default_factory=list)         # feature time, per example
+    confidence_route: str | None = None    # the route whose confidence is the last feature (asked first)
 
 
 @dataclass
@@ -98,7 +105,8 @@ def load_run(run_dir: str | Path, only: Sequence[str] | None = None) -> RunTable
                             f"run `tunewise compare PLAN --out {run_dir}` first")
     stamp = read_json(run_dir / "compare.json")
     plan = Plan.model_validate(stamp["plan"])
-    names = sorted(p.stem for p in (run_dir / "approaches").glob("*.json"))
+    derived = registry.select(lambda spec: "predictions" in spec.needs)    # a router is no route of its own
+    names = sorted(p.stem for p in (run_dir / "approaches").glob("*.json") if p.stem not in derived)
     if only:
         unknown = [n for n in only if n not in names]
         if unknown:
@@ -120,16 +128,42 @@ def load_run(run_dir: str | Path, only: Sequence[str] | None = None) -> RunTable
 
 
 def _prediction_rows(run_dir: Path, name: str) -> list[dict]:
-    import json
-
+    """The rows of predictions/NAME.jsonl, each validated as a `PredictionRow` (older runs' rows too)."""
     path = run_dir / "predictions" / f"{name}.jsonl"
     if not path.is_file():
         raise TunewiseError(f"{path} is missing: routing needs the per-example predictions `compare` writes")
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    if not rows or any(not {"id", "input", "reference", "prediction", "latency_ms"} <= set(r) for r in rows):
-        raise TunewiseError(f"{path}: needs one row per eval example with id, input, reference, prediction "
-                            "and latency_ms")
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(PredictionRow.model_validate_json(line).model_dump(mode="json"))
+        except ValidationError as exc:
+            raise TunewiseError(f"{path}:{number}: not a prediction row of `compare` "
+                                f"({describe_validation_error(exc)})") from None
+    if not rows:
+        raise TunewiseError(f"{path} is empty: routing needs one prediction row per eval example")
     return rows
+
+
+def confidence_route(run: RunTable) -> str | None:
+    """The cheapest route that recorded a confidence for every example (classification by label
+    scoring); None when none did (older runs, API models, generation tasks)."""
+    return next((n for n in run.names if all(r["confidence"] is not None for r in run.rows[n])), None)
+
+
+def route_overhead(feature_ms, cost_ms, routes: Sequence[str], asked_first: str | None) -> Any:
+    """What routing adds to each example's cost on each route (n x routes): the feature time, plus the
+    answer of the route asked first for its confidence, on every other route."""
+    import numpy as np
+
+    feature_ms = np.asarray(feature_ms, dtype=float)
+    extra = np.repeat(feature_ms[:, None], len(routes), axis=1)
+    if asked_first is not None:
+        first = routes.index(asked_first)
+        extra += np.asarray(cost_ms, dtype=float)[:, [first]]
+        extra[:, first] = feature_ms
+    return extra
 
 
 def example_quality(task: str, rows: Sequence[dict]) -> list[float]:
@@ -151,14 +185,19 @@ def train_router(run_dir: str | Path, max_cost_ms: float | None = None, min_qual
 
     run = load_run(run_dir, only)
     n = len(run.quality)
-    if n < max(MIN_EXAMPLES, 2 * folds):
+    if n < examples_needed(folds):
         raise TunewiseError(f"{run.run_dir}: {n} eval examples are too few to cross-validate a router "
-                            f"(need at least {max(MIN_EXAMPLES, 2 * folds)})")
+                            f"(need at least {examples_needed(folds)})")
     extractor = extractor or run_extractor(run.run_dir, run.plan.embedder)
     extractor.features("warm-up")       # the first call loads lazily; it is not what a request costs
     measured = [extractor.features(r["input"]) for r in run.rows[run.names[0]]]
+    asked_first = confidence_route(run)
     features = np.array([vector for vector, _ in measured])
-    overhead = np.array([ms for _, ms in measured])
+    if asked_first is not None:         # known before answering: the asked-first route's own answer
+        confidence = [r["confidence"] for r in run.rows[asked_first]]
+        features = np.column_stack([features, confidence])
+    feature_ms = np.array([ms for _, ms in measured])
+    overhead = route_overhead(feature_ms, run.cost_ms, run.names, asked_first)
     model = _quality_model()
     oof = cross_val_predict(model, features, run.quality, cv=KFold(folds, shuffle=True, random_state=seed))
     model.fit(features, run.quality)
@@ -172,11 +211,17 @@ def train_router(run_dir: str | Path, max_cost_ms: float | None = None, min_qual
         chosen = winner or max(singles, key=lambda s: (s.quality, -s.cost_ms))
     return RouterFile(
         run_dir=run.run_dir.resolve(), task=run.plan.task, metric=ROUTING_METRIC[run.plan.task], routes=run.names,
-        route_cost_ms=[round(float(c), 3) for c in route_cost], features=extractor.names,
+        route_cost_ms=[round(float(c), 3) for c in route_cost],
+        features=[*extractor.names, *([f"confidence[{asked_first}]"] if asked_first else [])],
         versions=extractor.versions, model=_as_numbers(model), examples=n, folds=folds, singles=singles,
         oracle=oracle(run), frontier=frontier, operating_point=chosen, pays=winner is not None, verdict=verdict,
         fallback=most_robust(run.names), oof_ids=[r["id"] for r in run.rows[run.names[0]]],
-        oof_quality=oof.round(6).tolist(), overhead_ms=overhead.round(3).tolist())
+        oof_quality=oof.round(6).tolist(), overhead_ms=feature_ms.round(3).tolist(), confidence_route=asked_first)
+
+
+def examples_needed(folds: int = FOLDS) -> int:
+    """The fewest eval examples a router is trained and scored out of fold on."""
+    return max(MIN_EXAMPLES, 2 * folds)
 
 
 def _quality_model():
@@ -219,11 +264,14 @@ def _point(name: str, quality, cost, shares: dict[str, float], tradeoff: float |
 
 
 def routed(run: RunTable, choice, overhead) -> tuple[Any, Any]:
-    """Per-example quality and cost when example i is answered by route choice[i] (plus feature time)."""
+    """Per-example quality and cost when example i is answered by route choice[i], plus what routing
+    adds: `overhead` per example, or per example and route (`route_overhead`)."""
     import numpy as np
 
     rows = np.arange(len(choice))
-    return run.quality[rows, choice], run.cost_ms[rows, choice] + overhead
+    extra = np.asarray(overhead, dtype=float)
+    extra = extra[rows, choice] if extra.ndim == 2 else extra
+    return run.quality[rows, choice], run.cost_ms[rows, choice] + extra
 
 
 def sweep(run: RunTable, oof, route_cost, overhead) -> list[Point]:
@@ -368,9 +416,10 @@ def score_router_out_of_fold(run_dir: str | Path, router: RouterFile | None = No
     if router.oof_ids != [r["id"] for r in run.rows[run.names[0]]] or router.routes != run.names:
         raise TunewiseError(f"the router was trained on another run than {run.run_dir}; train it on this one")
     constant = router.operating_point.tradeoff is None
+    overhead = route_overhead(router.overhead_ms, run.cost_ms, run.names, router.confidence_route)
     rows = []
     for i, name in enumerate(route_of(router, router.oof_quality)):
         row = dict(run.rows[name][i])
-        row["latency_ms"] = round(row["latency_ms"] + (0.0 if constant else router.overhead_ms[i]), 2)
-        rows.append({**row, "route": name})
+        extra = 0.0 if constant else float(overhead[i, run.names.index(name)])
+        rows.append({**row, "latency_ms": round(row["latency_ms"] + extra, 2), "route": name})
     return rows

@@ -27,7 +27,7 @@ from tunewise.core.device import rss_mb
 from tunewise.core.errors import ConfigError, DataError, DeviceError, OutputExistsError
 from tunewise.core.files import check_apart, claim_output, mark_output, read_json, write_json
 from tunewise.core.outputs import plan_inputs
-from tunewise.core.results import ApproachResult, Comparison
+from tunewise.core.results import ApproachResult, Comparison, PredictionRow
 from tunewise.eval.failures import check_any_finished, run_or_record_failure
 from tunewise.core.schema import Plan
 from tunewise.eval import metrics
@@ -230,7 +230,9 @@ def _row(example: Example, prediction, logprob) -> dict[str, Any]:
         row["retrieved"] = prediction.retrieved
     if example.source:
         row["source"] = example.source
-    return row
+    if prediction.confidence is not None:
+        row["confidence"] = prediction.confidence
+    return PredictionRow.model_validate(row).model_dump(mode="json", exclude_unset=True)
 
 
 def costs(plan: Plan, built: Built, rows: list[dict], peak_mb: float, api: bool = False,

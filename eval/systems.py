@@ -6,6 +6,7 @@ Classification with a local LLM picks the label whose tokens are most likely, ne
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -31,6 +32,7 @@ class Prediction:
     latency_ms: float
     prompt_tokens: int | None = None
     retrieved: list[str] | None = None    # document ids retrieved, best first (RAG only)
+    confidence: float | None = None       # probability of the chosen label over the label set (label scoring)
 
 
 class LLMSystem:
@@ -70,7 +72,8 @@ class LLMSystem:
         self._label_scores[example.id] = scores
         best = max(range(len(self.labels)), key=lambda i: scores[i][0])
         latency = (time.perf_counter() - started) * 1000
-        return Prediction(self.labels[best], round(latency, 2), self.generator.count_tokens(conversation), retrieved)
+        return Prediction(self.labels[best], round(latency, 2), self.generator.count_tokens(conversation), retrieved,
+                          label_confidence([total for total, _ in scores], best))
 
     def reference_logprobs(self, examples: Sequence[Example]) -> list[tuple[float, int]] | None:
         """Log-likelihood of each reference answer under this model, for perplexity (local models only)."""
@@ -79,6 +82,14 @@ class LLMSystem:
         # A classification reference is one of the labels just scored: reuse that score, no second pass.
         return [self._label_scores[e.id][self.labels.index(e.response)] if e.id in self._label_scores
                 else self.generator.loglikelihood(self.messages(e)[0], [e.response])[0] for e in examples]
+
+
+def label_confidence(logprobs: Sequence[float], chosen: int) -> float:
+    """Softmax of the labels' summed log-likelihoods at the chosen one: how sure the model is among these
+    labels (1/len(labels) when it cannot tell them apart). Summed, as the choice itself is made."""
+    top = max(logprobs)
+    weights = [math.exp(lp - top) for lp in logprobs]
+    return weights[chosen] / sum(weights)
 
 
 def match_label(text: str, labels: Sequence[str]) -> str:

@@ -17,6 +17,19 @@ def check_plan(plan) -> None:
         raise ConfigError(f"approach '{SPEC.name}' routes among the approaches compared before it: list it last")
     if len(names) - 1 < MIN_ROUTES:
         raise ConfigError(f"approach '{SPEC.name}' needs at least {MIN_ROUTES} other approaches to route among")
+    _check_eval_size(plan)
+
+
+def _check_eval_size(plan) -> None:
+    """Refused before anything trains, not after every other approach has run."""
+    from tunewise.core.data import load_dataset
+    from tunewise.eval.router import examples_needed
+
+    count = len(load_dataset(plan.eval).examples)
+    count = min(count, plan.limit_eval) if plan.limit_eval else count
+    if count < examples_needed():
+        raise ConfigError(f"approach '{SPEC.name}' is scored out of fold and needs at least {examples_needed()} "
+                          f"eval examples; this plan has {count}")
 
 
 SPEC = ApproachSpec(
@@ -44,9 +57,12 @@ class RoutedAnswers:
 
 
 def build(ws):
-    from tunewise.eval.router import score_router_out_of_fold
+    from tunewise.eval.route_report import keep_in_run
+    from tunewise.eval.router import score_router_out_of_fold, train_router
     from tunewise.eval.workspace import Built
 
-    rows = score_router_out_of_fold(ws.out)
+    router = train_router(ws.out)
+    keep_in_run(router)         # the report shows its frontier
+    rows = score_router_out_of_fold(ws.out, router)
     routes = sorted({r["route"] for r in rows})
     return Built(RoutedAnswers(rows), notes=[f"routes out of fold among {', '.join(routes)} (eval/router.py)"])

@@ -29,6 +29,21 @@ def test_a_run_without_per_example_predictions(qa_run, tmp_path):
     assert not (tmp_path / "r.json").exists()
 
 
+@pytest.mark.parametrize("damage, fragment", [
+    (lambda lines: ["{not json", *lines[1:]], "rag.jsonl:1: not a prediction row"),
+    (lambda lines: [lines[0], lines[1].replace('"latency_ms"', '"latency"'), *lines[2:]],
+     "rag.jsonl:2: not a prediction row"),
+    (lambda lines: [], "rag.jsonl is empty"),
+])
+def test_damaged_per_example_predictions(qa_run, tmp_path, damage, fragment):
+    run = copy_run(qa_run, tmp_path)
+    path = run / "predictions" / "rag.jsonl"
+    path.write_text("".join(line + "\n" for line in damage(path.read_text().splitlines())))
+    result = invoke(["route", "train", str(run), "--out", str(tmp_path / "r.json")])
+    assert_clean_failure(result, fragment)
+    assert not (tmp_path / "r.json").exists()
+
+
 def test_too_few_examples_to_cross_validate(qa_run, tmp_path):
     run = copy_run(qa_run, tmp_path)
     for path in (run / "predictions").glob("*.jsonl"):
@@ -78,3 +93,28 @@ def test_serving_after_the_index_changed_is_refused(qa_run, trained):
     assert updated.exit_code == 0, updated.output
     result = invoke(["serve", "--router", str(trained), "--port", "0"])
     assert_clean_failure(result, "was trained on index", "changed since", "tunewise route train")
+
+
+def test_serving_a_router_file_of_another_embedder_is_refused(trained, tmp_path):
+    """`serve --router` with a router file whose features came from another embedder: one line, exit 1."""
+    import json
+
+    data = json.loads(trained.read_text())
+    data["versions"]["embedder"] = "another-embedder"
+    edited = tmp_path / "router.json"
+    edited.write_text(json.dumps(data))
+    result = invoke(["serve", "--router", str(edited), "--port", "0"])
+    assert_clean_failure(result, "trained with embedder 'another-embedder'", "tunewise route train")
+
+
+def test_a_plan_routing_over_too_few_examples_is_refused_before_anything_runs(tiny_model, tmp_path):
+    import yaml
+
+    examples = Path(__file__).parents[2] / "examples"
+    plan = {"task": "classification", "model": str(tiny_model), "train": str(examples / "tickets-train.jsonl"),
+            "eval": str(examples / "tickets-eval.jsonl"), "limit_eval": 6, "approaches": ["zero-shot", "head", "router"]}
+    (tmp_path / "plan.yaml").write_text(yaml.safe_dump(plan))
+    result = invoke(["compare", str(tmp_path / "plan.yaml"), "--out", str(tmp_path / "out")])
+    assert_clean_failure(result, "'router' is scored out of fold and needs at least 10 eval examples",
+                         "this plan has 6")
+    assert not (tmp_path / "out").exists()

@@ -162,6 +162,8 @@ def test_router_is_scored_out_of_fold(cls_run, cls_router):
     run = load_run(cls_run)
     extractor = run_extractor(cls_run, "minilm-l6")
     x = np.array([extractor.features(r["input"])[0] for r in run.rows[run.names[0]]])
+    # the last feature: the confidence the cheapest label-scoring approach recorded in compare
+    x = np.column_stack([x, [r["confidence"] for r in run.rows[cls_router.confidence_route]]])
     expected = np.zeros_like(run.quality)
     for train, held_out in KFold(cls_router.folds, shuffle=True, random_state=0).split(x):
         expected[held_out] = _quality_model().fit(x[train], run.quality[train]).predict(x[held_out])
@@ -169,6 +171,24 @@ def test_router_is_scored_out_of_fold(cls_run, cls_router):
     in_sample = predicted_quality(cls_router.model, x)
     assert np.allclose(in_sample, _quality_model().fit(x, run.quality).predict(x), atol=1e-6)
     assert not np.allclose(in_sample, expected, atol=1e-3)
+
+
+def test_label_scoring_records_its_confidence_and_the_router_uses_the_cheapest(cls_run, cls_router):
+    """Local zero-shot and few-shot score the labels, so each row holds the chosen label's probability
+    over the label set; the head and the API model record none. The cheapest of the first is asked first."""
+    from tunewise.eval.router import load_run
+
+    labels = {r["label"] for r in read_rows(EXAMPLE / "tickets-train.jsonl")[:30]}     # the run's train set
+    for name in cls_router.routes:
+        confidences = [r.get("confidence") for r in read_rows(cls_run / "predictions" / f"{name}.jsonl")]
+        if name in ("zero-shot", "few-shot"):
+            assert all(1 / len(labels) - 1e-6 <= c <= 1 for c in confidences), (name, confidences)
+        else:
+            assert confidences == [None] * 20, name
+    run = load_run(cls_run)
+    scoring = [n for n in run.names if n in ("zero-shot", "few-shot")]
+    assert cls_router.confidence_route == scoring[0]
+    assert cls_router.features[-1] == f"confidence[{scoring[0]}]" and cls_router.features[0] == "embedding[384]"
 
 
 def test_frontier_table_and_plot(cls_router, tmp_path):
@@ -180,6 +200,29 @@ def test_frontier_table_and_plot(cls_router, tmp_path):
     assert sum(r[0].endswith(" *") for r in rows) >= 1
     png = frontier_plot(cls_router, tmp_path / "frontier.png")
     assert png.startswith(b"\x89PNG") and (tmp_path / "frontier.png").read_bytes() == png
+
+
+def test_route_train_puts_the_frontier_into_the_runs_report(cls_run, tmp_path):
+    """A finished run without a router has no routing section; `route train` adds it, with the plot."""
+    import shutil
+
+    from tests.fakes import invoke
+    from tunewise.eval.report import fmt
+    from tunewise.eval.route_report import FRONTIER_PLOT, frontier_rows
+    from tunewise.eval.router import RouterFile
+
+    run = tmp_path / "run"
+    shutil.copytree(cls_run, run)
+    assert "Routing per question" not in (run / "report.md").read_text()
+    result = invoke(["route", "train", str(run), "--out", str(tmp_path / "router.json")])
+    assert result.exit_code == 0, result.output
+    assert f"Report with the frontier: {run / 'report.html'}" in result.output.replace("\n", "")
+    router = RouterFile.load(tmp_path / "router.json")
+    md, page = (run / "report.md").read_text(), (run / "report.html").read_text()
+    assert "## Routing per question" in md and "<h2>Routing per question</h2>" in page
+    for row in frontier_rows(router)[1]:
+        assert "| " + " | ".join(fmt(v) for v in row) + " |" in md
+    assert (run / "plots" / f"{FRONTIER_PLOT}.png").is_file() and f"alt='{FRONTIER_PLOT}'" in page
 
 
 @pytest.fixture
@@ -256,6 +299,17 @@ def test_router_as_an_approach_of_compare_is_scored_out_of_fold(tiny_model, tmp_
     accuracy = sum(r["prediction"] == r["reference"] for r in rows) / len(rows)
     assert results.approaches["router"].metrics["accuracy"] == pytest.approx(accuracy, abs=1e-4)
     assert results.verdict and any(d["approach"] == "router" for d in results.verdict["differences"])
+    # the router it trained is kept in the run, and the report shows its frontier against each approach
+    from tunewise.eval.route_report import FRONTIER_PLOT, ROUTER_IN_RUN
+    from tunewise.eval.router import RouterFile
+
+    kept = RouterFile.load(tmp_path / "out" / ROUTER_IN_RUN)
+    assert kept.routes == sorted(kept.routes, key=lambda n: kept.route_cost_ms[kept.routes.index(n)])
+    assert set(kept.routes) == {"zero-shot", "head"} and kept.examples == 12
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "## Routing per question" in md and kept.verdict in md
+    assert all(f"| {p.name} | " in md or f"| {p.name} * |" in md for p in kept.singles)
+    assert (tmp_path / "out" / "plots" / f"{FRONTIER_PLOT}.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_router_must_come_last_in_a_plan(tiny_model, tmp_path):

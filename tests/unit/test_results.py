@@ -4,7 +4,7 @@ import json
 import pytest
 
 from tunewise.core.errors import ConfigError
-from tunewise.core.results import ApproachResult, CatchUp, Comparison, Drift
+from tunewise.core.results import ApproachResult, CatchUp, Comparison, Drift, PredictionRow
 
 
 def result(**extra) -> ApproachResult:
@@ -52,3 +52,29 @@ def test_a_resumed_compare_validates_what_it_reads(tiny_model, tmp_path):
     (out / "approaches" / "zero-shot.json").write_text('{"metrics": 3}')
     with pytest.raises(ConfigError, match="zero-shot.json"):
         run_compare(plan, out, max_new_tokens=2)
+
+
+def test_a_prediction_row_round_trips_and_older_rows_still_read():
+    """A row of this version (with the chosen label's confidence) round-trips; a row written before
+    confidences were recorded reads back with none."""
+    row = {"id": "e1", "input": "Where is my bag?", "reference": "lost-property", "prediction": "refund",
+           "latency_ms": 12.5, "prompt_tokens": 30, "ref_logprob": -2.3, "ref_tokens": 3, "confidence": 0.62}
+    assert PredictionRow.model_validate(row).model_dump(mode="json", exclude_unset=True) == row
+    older = {k: v for k, v in row.items() if k != "confidence"}
+    assert PredictionRow.model_validate(older).confidence is None
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    ({"confidence": 1.5}, "key 'confidence'"),
+    ({"latency_ms": "fast"}, "key 'latency_ms'"),
+    ({"surprise": 1}, "unknown key 'surprise'"),
+])
+def test_a_damaged_prediction_row_is_refused(edit, fragment):
+    from pydantic import ValidationError
+
+    from tunewise.core.schema import describe_validation_error
+
+    row = {"id": "e1", "input": "q", "reference": "a", "prediction": "a", "latency_ms": 1.0, **edit}
+    with pytest.raises(ValidationError) as caught:
+        PredictionRow.model_validate(row)
+    assert fragment in describe_validation_error(caught.value)

@@ -6,7 +6,8 @@ import pytest
 
 from tunewise.core.errors import TunewiseError
 from tunewise.eval.router import (
-    Point, RunTable, _point, choose_routes, mixed_quality, most_robust, oracle, pick_operating_point, routing_verdict, sweep,
+    Point, RunTable, _point, choose_routes, mixed_quality, most_robust, oracle, pick_operating_point, route_overhead,
+    routed, routing_verdict, sweep,
 )
 
 
@@ -85,3 +86,23 @@ def test_ties_go_to_the_cheaper_route_and_fallback_is_the_most_robust():
     assert list(choose_routes(np.array([[0.1, 0.9]]), [10, 100], 1.0)) == [0]
     assert most_robust(["rag", "lora", "api-zero-shot"]) == "lora"
     assert most_robust(["rag", "zero-shot", "few-shot"]) == "zero-shot"
+
+
+def test_label_confidence_is_the_softmax_of_the_summed_label_scores():
+    from tunewise.eval.systems import label_confidence
+
+    e = np.exp([-1.0, -2.0, -3.0])
+    assert label_confidence([-1.0, -2.0, -3.0], 0) == pytest.approx(e[0] / e.sum())      # 0.665
+    assert label_confidence([-1.0, -2.0, -3.0], 2) == pytest.approx(e[2] / e.sum())
+    assert label_confidence([-700.0, -700.0], 1) == pytest.approx(0.5)                    # no underflow
+    assert label_confidence([-4.0, -4.0, -4.0, -4.0], 0) == pytest.approx(0.25)
+
+
+def test_asking_the_confident_route_first_is_paid_on_every_other_route():
+    """cheap is asked first for its confidence: its own answers cost it once, dear's answers cost both."""
+    run = table([[1, 0], [0, 1]], [[10, 100], [20, 200]])
+    overhead = route_overhead([1.0, 2.0], run.cost_ms, run.names, "cheap")
+    assert overhead.tolist() == [[1.0, 11.0], [2.0, 22.0]]
+    quality, cost = routed(run, np.array([0, 1]), overhead)
+    assert quality.tolist() == [1, 1] and cost.tolist() == [11.0, 222.0]
+    assert route_overhead([1.0, 2.0], run.cost_ms, run.names, None).tolist() == [[1.0, 1.0], [2.0, 2.0]]
