@@ -26,7 +26,7 @@ $(VENV)/.installed: pyproject.toml
 TW := $(VENV)/bin/tunewise
 DEMO_TUNING ?= tuning.max_steps=40 tuning.batch_size=8 tuning.lr=5e-4 tuning.max_seq_len=256
 DEMO_TICKETS ?= zero-shot,few-shot,lora,head
-DEMO_QA ?= zero-shot,few-shot,rag,lora
+DEMO_QA ?= zero-shot,few-shot,rag,rag+lora
 # The reference answers are a few words: 16 new tokens (the same for every approach) hold any of them.
 # A rerun of `make demo` reuses the approaches already finished in $(DEMO_OUT) (the plans are rewritten
 # identically); `make demo FORCE=--force` redoes every one.

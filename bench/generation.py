@@ -49,11 +49,8 @@ def local_rate(generator, convs, new_tokens: int, in_order: bool) -> dict:
 
 def llama_server_rate(python: str, gguf: Path, convs, new_tokens: int, port: int = 8765) -> dict:
     """Start `python -m llama_cpp.server` on the GGUF, send the prompts one by one, stop it."""
-    server = subprocess.Popen([python, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
-                               "--port", str(port), "--n_ctx", "4096", "--n_threads", str(os.cpu_count() or 1)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = start_llama_server(python, gguf, port)
     try:
-        _wait_for(port)
         started, tokens = time.perf_counter(), 0
         for conv in convs:
             body = json.dumps({"messages": conv, "max_tokens": new_tokens, "temperature": 0}).encode()
@@ -68,6 +65,19 @@ def llama_server_rate(python: str, gguf: Path, convs, new_tokens: int, port: int
     return {"tokens": tokens, "seconds": seconds, "tokens_per_s": tokens / seconds}
 
 
+def start_llama_server(python: str, gguf: Path, port: int) -> subprocess.Popen:
+    """llama.cpp's OpenAI-compatible server on loopback, returned once it answers."""
+    server = subprocess.Popen([python, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
+                               "--port", str(port), "--n_ctx", "4096", "--n_threads", str(os.cpu_count() or 1)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(port)
+    except BaseException:
+        server.terminate()
+        raise
+    return server
+
+
 def _wait_for(port: int, timeout_s: float = 300) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -80,8 +90,9 @@ def _wait_for(port: int, timeout_s: float = 300) -> None:
 
 
 def main() -> None:
+    from tunewise.core.device import choose_device
     from tunewise.core.models import BUNDLED
-    from tunewise.retrieval.generate import LocalGenerator
+    from tunewise.retrieval.generate import make_generator
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prompts", type=int, default=16)
@@ -89,12 +100,19 @@ def main() -> None:
     parser.add_argument("--llama-python", default=None, help="a Python with llama-cpp-python[server]")
     args = parser.parse_args()
     convs = conversations(args.prompts)
-    generator = LocalGenerator.load(MODEL)
-    generator.generate(convs[:2], 4)  # warm-up
-    rows = {"transformers, batches in input order (old)": local_rate(generator, convs, args.new_tokens, True),
-            "transformers, length-sorted batches": local_rate(generator, convs, args.new_tokens, False)}
+    fp32 = make_generator(MODEL, device=choose_device("cpu", "fp32"))
+    generator = make_generator(MODEL)  # the one device choice: what compare, ask and serve use
+    precision = choose_device().precision
+    for g in (fp32, generator):
+        g.generate(convs[:2], 4)  # warm-up
+    rows = {"transformers fp32, batches in input order (the old path)": local_rate(fp32, convs, args.new_tokens, True),
+            "transformers fp32, length-sorted batches": local_rate(fp32, convs, args.new_tokens, False),
+            f"transformers {precision}, length-sorted batches (default)": local_rate(generator, convs, args.new_tokens, False)}
+    generator.batch_size = 1
+    rows[f"transformers {precision}, one request at a time"] = local_rate(generator, convs, args.new_tokens, False)
+    generator.batch_size = fp32.batch_size
     generator.kv_cache = "static"
-    rows["transformers, length-sorted, static KV cache"] = local_rate(generator, convs, args.new_tokens, False)
+    rows[f"transformers {precision}, length-sorted, static KV cache"] = local_rate(generator, convs, args.new_tokens, False)
     if args.llama_python:
         gguf = BUNDLED[MODEL].source_path()
         rows[f"llama.cpp server ({gguf.name}), one request at a time"] = llama_server_rate(

@@ -6,7 +6,7 @@ Each measurement runs in a fresh subprocess of the matching code (the main check
 1. assess: `profile_dataset(fast=True)` on a 40,000-record JSONL (about 9 MB).
 2. corpus reading: `load_corpus` on 2,000 markdown documents (about 8 MB).
 3. index build: `build_index` of 200 documents with the bundled MiniLM embedder.
-Run: `flock /tmp/heavy.lock .venv/bin/python -m bench.reading` (about 3 minutes on 2 CPU cores);
+Run: `.venv/bin/python -m bench.reading` (TUNEWISE_MAIN=a checkout of the code before, with its own .venv) (about 3 minutes on 2 CPU cores);
 `BENCH_REPEATS=3 BENCH_ONLY=assess,corpus` for a short run without the index build.
 """
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
@@ -42,10 +43,12 @@ print(json.dumps(time.perf_counter() - start))
 
 def make_inputs(root: Path) -> tuple[Path, Path, Path]:
     data = root / "train.jsonl"
+    rng = random.Random(0)  # varied messages: a templated set makes every record a near-duplicate of every other
+    words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 9))) for _ in range(5000)]
     with open(data, "w", encoding="utf-8") as handle:
         for i in range(40_000):
-            handle.write(json.dumps({"text": f"ticket {i}: the payment page fails with code {i % 97} "
-                                             "after the card is entered, please help", "label": "ab"[i % 2]}) + "\n")
+            text = " ".join(rng.choice(words) for _ in range(rng.randint(8, 30)))
+            handle.write(json.dumps({"text": f"ticket {i}: {text}", "label": "ab"[i % 2]}) + "\n")
     docs, small = root / "docs", root / "small"
     for folder, count in ((docs, 2000), (small, 200)):
         folder.mkdir()

@@ -4,8 +4,9 @@ The same load is sent twice in one run to a ChatServer over the bundled SmolLM2-
 batching off (`max_batch=1`, one request at a time: how serve behaved before), then with the default
 limits (`max_batch=8`, `max_queue=16`). Each run is CLIENTS concurrent clients for DURATION_S seconds,
 each sending one short chat request (max_tokens=TOKENS) after another; a 503 is counted as a rejection
-and the client waits its Retry-After. llama.cpp's server is not installed here, so it is not measured.
-Run: `flock /tmp/heavy.lock .venv/bin/python -m bench.serve_load` (about 2.5 minutes on 2 CPU cores).
+and the client waits its Retry-After. Given a Python with llama-cpp-python[server], the same load goes
+to llama.cpp's server on the same GGUF too.
+Run: `.venv/bin/python -m bench.serve_load [LLAMA_PYTHON]` (about 2.5 minutes on 2 CPU cores, 4 with llama.cpp).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import threading
 import time
 from datetime import datetime, timezone
 
-from tunewise.retrieval.generate import LocalGenerator
+from tunewise.retrieval.generate import make_generator
 from tunewise.retrieval.serve import ChatServer, Limits
 
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", 16))
@@ -29,8 +30,7 @@ QUESTIONS = ["What is the capital of France?", "Name a primary colour.", "How ma
              "What do bees make?", "Say hello in Spanish.", "What is two plus two?"]
 
 
-def client(server: ChatServer, index: int, stop: float, stats: dict) -> None:
-    host, port = server.server_address[:2]
+def client(host: str, port: int, index: int, stop: float, stats: dict) -> None:
     n = index
     while time.monotonic() < stop:
         body = json.dumps({"model": "m", "max_tokens": TOKENS,
@@ -59,31 +59,56 @@ def client(server: ChatServer, index: int, stop: float, stats: dict) -> None:
 def run(generator, limits: Limits) -> dict:
     server = ChatServer(generator, port=0, limits=limits)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    stats, elapsed = load(*server.server_address[:2])
+    server.shutdown()
+    server.server_close()
+    return summary(stats, elapsed, server.queue.batches)
+
+
+def run_llama(python: str, port: int = 8766) -> dict:
+    """The same load against llama.cpp's OpenAI-compatible server on the bundled GGUF."""
+    from bench.generation import start_llama_server
+    from tunewise.core.models import BUNDLED
+
+    server = start_llama_server(python, BUNDLED["smollm2-135m-instruct"].source_path(), port)
+    try:
+        stats, elapsed = load("127.0.0.1", port)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return summary(stats, elapsed, [])
+
+
+def load(host: str, port: int) -> tuple[dict, float]:
     stats = {"latencies": [], "tokens": 0, "rejected": 0, "errors": 0}
     stop = time.monotonic() + DURATION_S
-    threads = [threading.Thread(target=client, args=(server, i, stop, stats)) for i in range(CLIENTS)]
+    threads = [threading.Thread(target=client, args=(host, port, i, stop, stats)) for i in range(CLIENTS)]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - started
-    server.shutdown()
-    server.server_close()
+    return stats, time.perf_counter() - started
+
+
+def summary(stats: dict, elapsed: float, batches: list[int]) -> dict:
     lat = sorted(stats["latencies"])
     return {"done": len(lat), "rps": len(lat) / elapsed, "tok_s": stats["tokens"] / elapsed,
             "p50": statistics.median(lat) if lat else float("nan"),
             "p99": lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else float("nan"),
             "rejected": stats["rejected"], "errors": stats["errors"],
-            "batches": statistics.mean(server.queue.batches) if server.queue.batches else 0.0}
+            "batches": statistics.mean(batches) if batches else float("nan")}
 
 
 def main() -> None:
-    generator = LocalGenerator.load("smollm2-135m-instruct")
+    generator = make_generator("smollm2-135m-instruct")  # the device choice serve makes
     generator.generate([[{"role": "user", "content": "warm up"}]], max_new_tokens=4)
     load_before = os.getloadavg()
     results = {"serial (max_batch=1, before)": run(generator, Limits(max_batch=1, max_queue=16)),
                "batched (max_batch=8, default)": run(generator, Limits())}
+    llama = sys.argv[1] if len(sys.argv) > 1 else None  # a Python with llama-cpp-python[server]
+    if llama:
+        results["llama.cpp server (same GGUF)"] = run_llama(llama)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     print(f"{stamp}, {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
           f"{CLIENTS} clients x {DURATION_S:g} s each, max_tokens={TOKENS}, loopback; load average "

@@ -25,18 +25,19 @@ ROOT = Path(__file__).resolve().parents[1]
 MODEL = "smollm2-135m-instruct"
 
 
-def make_data(folder: Path, n: int = 96, seed: int = 0) -> Path:
+def make_data(folder: Path, n: int = 96, seed: int = 0, long: bool = False) -> Path:
     """Summarise-a-passage examples cut from the example documents: a median of ~45 words, a long tail
-    to 350 (log-normal, like the prompt lengths of public instruction sets)."""
+    to 350 (log-normal, like the prompt lengths of public instruction sets). `long`: every passage is
+    600 words, so each example fills max-seq-len 512 after truncation (the memory rows' "batch x 512")."""
     words = " ".join(p.read_text() for p in sorted((ROOT / "examples" / "docs").glob("*.md"))).split()
     rng = random.Random(seed)
     rows = []
     for _ in range(n):
-        size = max(5, min(350, int(rng.lognormvariate(3.8, 0.8))))
+        size = 600 if long else max(5, min(350, int(rng.lognormvariate(3.8, 0.8))))
         start = rng.randrange(0, len(words) - size)
         passage = " ".join(words[start:start + size])
         rows.append({"prompt": f"Summarise in one line: {passage}", "completion": " ".join(words[start:start + 12])})
-    path = folder / "varied.jsonl"
+    path = folder / ("long.jsonl" if long else "varied.jsonl")
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
 
@@ -50,12 +51,15 @@ def throughput(data: Path, out: Path, steps: int, batch: int, seq: int) -> dict:
     from tunewise.tuning.config import TuneConfig
     from tunewise.tuning.examples import PadCollator
 
-    config = TuneConfig(method="lora", model=MODEL, train=data, out=out / "ours", max_steps=steps,
-                        batch_size=batch, max_seq_len=seq, save_steps=10_000, device="cpu", lr=2e-4)
-    ctx = context.start(config)
-    model, tokenizer = lora.setup(ctx)
-    common.train(ctx, model, tokenizer)
-    results = {"ours": {"tokens": ctx.train_tokens, "seconds": ctx.train_seconds, "padding": ctx.padding_fraction}}
+    results = {}
+    for key, precision in (("ours", "auto"), ("ours_fp32", "fp32")):
+        config = TuneConfig(method="lora", model=MODEL, train=data, out=out / key, max_steps=steps, batch_size=batch,
+                            max_seq_len=seq, save_steps=10_000, device="cpu", lr=2e-4, precision=precision)
+        ctx = context.start(config)
+        model, tokenizer = lora.setup(ctx)
+        common.train(ctx, model, tokenizer)
+        results[key] = {"tokens": ctx.train_tokens, "seconds": ctx.train_seconds, "padding": ctx.padding_fraction,
+                        "precision": ctx.device.precision}
     examples, _ = common.encode(ctx, tokenizer)
     longest = CountingCollator(DataCollatorForSeq2Seq(tokenizer, padding="longest", label_pad_token_id=-100))
     results["longest"] = plain_trainer_peft(examples, longest, out / "longest", steps, batch)
@@ -132,7 +136,9 @@ def plain_trainer_peft(examples: list[dict], collator, out: Path, steps: int, ba
 METHOD_FLAGS = {
     "lora": [], "lora (dropout 0)": ["lora_dropout=0"],
     "lora (gradient checkpointing)": ["gradient_checkpointing=true"],
-    "lora (no packing)": ["packing=false"], "full": ["--lr", "2e-5"],
+    "lora (no packing)": ["packing=false"], "lora (fp32)": ["--precision", "fp32"],
+    "full": ["--lr", "2e-5"], "full (fp32)": ["--lr", "2e-5", "--precision", "fp32"],
+    "full (gradient checkpointing)": ["--lr", "2e-5", "gradient_checkpointing=true"],
     "full (top 4 layers)": ["--lr", "2e-5", "--train-top-layers", "4"],
     "prompt-tuning": [], "head": ["--task", "classification"],
 }
@@ -153,12 +159,14 @@ def memory(sft: Path, cls: Path, out: Path, steps: int, batch: int, seq: int, na
         if done.returncode != 0:
             raise RuntimeError(f"{name}: {done.stderr.strip().splitlines()[-1]}")
         run = json.loads(done.stdout)
-        results[name] = {k: run[k] for k in ("peak_memory_mb", "train_seconds", "trainable_params", "storage_mb")}
+        results[name] = {k: run[k] for k in ("peak_memory_mb", "train_seconds", "trainable_params", "storage_mb",
+                                              "precision")}
         print(name, results[name], flush=True)
     return results
 
 
-ROWS = {"ours": "tunewise (padding-free, logits at response positions, length-grouped)",
+ROWS = {"ours": "tunewise (padding-free, logits at response positions, length-grouped; default precision)",
+        "ours_fp32": "tunewise, the same in fp32",
         "longest": "plain Trainer + peft, pad to longest in batch (realistic)",
         "padded": "plain Trainer + peft, padded to max-seq-len (padding-heavy)",
         "trl": "TRL SFTTrainer + peft, completion-only loss, padding-free"}
@@ -178,14 +186,15 @@ def report(result: dict, mem: dict, args) -> str:
         r = result[key]
         lines.append(f"| {label} | {r['tokens_per_s']:.0f} | {r['tokens']} | {r['seconds']:.1f} | "
                      f"{r['padding']:.1%} | {ours / r['tokens_per_s']:.2f}x |")
+    lines.append(f"Default precision on this CPU: {result['ours']['precision']} (tunewise's first row).")
     lines += ["", f"Peak memory per method ({args.mem_steps} steps, batch {args.mem_batch}, max-seq-len {args.seq}, "
-              "CPU fp32, peak RSS above the RSS at run start, one process each):", "",
-              "| method | peak memory (MB) | x full | train seconds | trainable params | output (MB) |",
-              "| --- | --- | --- | --- | --- | --- |"]
+              "CPU, every example filling max-seq-len, peak RSS above the RSS at run start, one process each):", "",
+              "| method | precision | peak memory (MB) | x full | train seconds | trainable params | output (MB) |",
+              "| --- | --- | --- | --- | --- | --- | --- |"]
     full = mem.get("full", {}).get("peak_memory_mb")
     for name, m in mem.items():
         share = f"{m['peak_memory_mb'] / full:.0%}" if full else "-"
-        lines.append(f"| {name} | {m['peak_memory_mb']} | {share} | {m['train_seconds']:.1f} | "
+        lines.append(f"| {name} | {m['precision']} | {m['peak_memory_mb']} | {share} | {m['train_seconds']:.1f} | "
                      f"{m['trainable_params']:,} | {m['storage_mb']} |")
     return "\n".join(lines)
 
@@ -203,7 +212,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         sft = make_data(tmp)
-        mem = memory(sft, ROOT / "examples" / "tickets-train.jsonl", tmp / "mem", args.mem_steps, args.mem_batch,
+        mem = memory(make_data(tmp, long=True), ROOT / "examples" / "tickets-train.jsonl", tmp / "mem", args.mem_steps, args.mem_batch,
                      args.seq, args.methods.split(",")) if args.mem_steps else {}
         result = {} if args.skip_throughput else throughput(sft, tmp, args.steps, args.batch, args.seq)
         print(json.dumps(result, indent=2), flush=True)

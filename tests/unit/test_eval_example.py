@@ -69,3 +69,25 @@ def test_shipped_answers_are_valid_advisor_answers(name):
     from tunewise.advisor.records import Answers
 
     assert Answers(**read_answers_file(EXAMPLE / name)).task in ("qa", "classification")
+
+
+@pytest.mark.parametrize("variable, answers, files", [
+    ("DEMO_TICKETS", "answers-tickets.yaml", ["--data", "tickets-train.jsonl", "--eval", "tickets-eval.jsonl"]),
+    ("DEMO_QA", "answers.yaml", ["--data", "qa-train.jsonl", "--eval", "qa-eval.jsonl", "--corpus", "docs",
+                                 "--corpus-next", "docs-v2", "--eval-next", "qa-eval-next.jsonl"]),
+])
+def test_make_demo_only_asks_for_approaches_the_advisor_plans(tmp_path, variable, answers, files):
+    """`make demo` compares `--only $(DEMO_...)` of the plan `advise` writes: every name must be in it,
+    or the README's main command stops half-way."""
+    import re
+
+    import yaml
+
+    from tests.fakes import invoke
+
+    wanted = re.search(rf"^{variable} \?= (.+)$", (ROOT / "Makefile").read_text(), re.M).group(1).split(",")
+    args = [a if a.startswith("--") else str(EXAMPLE / a) for a in files]
+    result = invoke(["advise", "--answers", str(EXAMPLE / answers), *args, "--plan-out", str(tmp_path / "p.yaml")])
+    assert result.exit_code == 0, result.output
+    planned = yaml.safe_load((tmp_path / "p.yaml").read_text())["approaches"]
+    assert set(wanted) <= set(planned), f"{variable} asks for {sorted(set(wanted) - set(planned))}, not planned"
