@@ -1,5 +1,6 @@
 """`tunewise advise --pilot`: the plan's candidates measured inside a budget, predictions rendered and
-written into the plan. Orchestration only; the pilot itself is eval/pilot.py."""
+written into the plan. Orchestration only; the pilot itself is eval/pilot.py
+(with eval/pilot_sample.py, pilot_train.py, pilot_predict.py)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -49,7 +50,7 @@ def held_out(rec, request, plan_path: Path | None):
 
     from tunewise.advisor.rules import PLAN_TASK
     from tunewise.core.files import app_home
-    from tunewise.eval.pilot import write_holdout
+    from tunewise.eval.pilot_sample import write_holdout
 
     folder = plan_path.resolve().parent if plan_path is not None else Path(tempfile.mkdtemp(dir=app_home()))
     stem = plan_path.stem if plan_path is not None else "pilot"
