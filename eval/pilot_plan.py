@@ -53,6 +53,12 @@ def minimum_seconds(sample_size: int) -> float:
     return LOAD_SECONDS + EXAMPLE_SECONDS * sample_size
 
 
+def expected_seconds(budget_s: float, compare_s: float, minimum_s: float) -> float:
+    """About how long a pilot will take, known before it runs: the PLAN_SHARE of the full compare it plans
+    for, at least its minimum, within the budget."""
+    return min(budget_s, max(minimum_s, PLAN_SHARE * compare_s))
+
+
 def plan_sample(seconds: float, per_example_s: float, eval_size: int, minimum: int) -> SamplePlan:
     """The sample `seconds` buy when every answer of every approach on it costs `per_example_s` in all."""
     affordable = int(seconds // per_example_s) if per_example_s > 0 else eval_size
