@@ -72,13 +72,13 @@ def advise(answers_file, data, eval_path, corpus, corpus_next, eval_next, model,
     asked = interactive or (answers_file is None and not given)
     if asked:
         given = questionnaire(given, api_base is not None)
-        pilot = pilot or (data is not None and eval_path is not None and offer_pilot(pilot_budget))
     request = AdviceRequest(Answers(**given), data, eval_path, corpus, corpus_next, eval_next, ref,
                             tuple(calibrate), exact_tokens)
     if plan_out is not None:  # refuse before any work is done
         claim_output(plan_out, force, [answers_file, data, eval_path, corpus, corpus_next, eval_next, *calibrate],
                      folder=False)
     rec = run_advice(request)
+    pilot = pilot or (asked and data is not None and offer_pilot(rec, request, pilot_budget))
     if pilot:
         from tunewise.cli.pilot import pilot_advice
 
@@ -155,13 +155,22 @@ def questionnaire(given: dict[str, Any], is_api: bool) -> dict[str, Any]:
     return answers
 
 
-def offer_pilot(budget: str) -> bool:
-    """At the questionnaire's end, with data given: offer to measure instead of trusting the rules."""
+def offer_pilot(rec, request, budget: str) -> bool:
+    """At the questionnaire's end, with training data given: offer to measure instead of trusting the rules,
+    saying what it measures on and about how long it takes."""
     from rich.prompt import Confirm
 
+    from tunewise.cli.pilot import pilot_estimate
+    from tunewise.core.units import duration
+    from tunewise.eval.pilot_plan import HOLDOUT_FRACTION
+    from tunewise.eval.pilot_records import parse_budget
+
+    seconds = pilot_estimate(rec, request, parse_budget(budget))
+    on = ("your eval set" if request.eval is not None else
+          f"a held-out slice of your training data ({HOLDOUT_FRACTION:.0%} of it, as no --eval was given)")
     try:
-        return Confirm.ask(f"\nRun a pilot on your data now? It measures each candidate and takes at most {budget} "
-                           "(--pilot-budget)", console=err_console, default=False)
+        return Confirm.ask(f"\nRun a pilot on your data now? It measures each candidate on {on} and takes about "
+                           f"{duration(seconds)}, at most {budget} (--pilot-budget)", console=err_console, default=False)
     except EOFError:
         return False
 

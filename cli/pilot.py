@@ -1,5 +1,6 @@
 """`tunewise advise --pilot`: the plan's candidates measured inside a budget, predictions rendered and
-written into the plan. Orchestration only; the pilot itself is eval/pilot.py."""
+written into the plan. Orchestration only; the pilot itself is eval/pilot.py
+(with eval/pilot_sample.py, pilot_train.py, pilot_predict.py)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -49,12 +50,36 @@ def held_out(rec, request, plan_path: Path | None):
 
     from tunewise.advisor.rules import PLAN_TASK
     from tunewise.core.files import app_home
-    from tunewise.eval.pilot import write_holdout
+    from tunewise.eval.pilot_sample import write_holdout
 
     folder = plan_path.resolve().parent if plan_path is not None else Path(tempfile.mkdtemp(dir=app_home()))
     stem = plan_path.stem if plan_path is not None else "pilot"
     rest, held, count = write_holdout(request.data, folder, PLAN_TASK[rec.profile.answers.task], seed=0, stem=stem)
     return replace(request, data=rest, eval=held), f"held-out slice of train ({count} examples, in {held.name})"
+
+
+def pilot_estimate(rec, request, budget_s: float) -> float:
+    """About how long the pilot of this advice will take, from the advisor's own estimates of the plan's
+    approaches (the pilot plans for a share of the full compare; eval/pilot_plan.py)."""
+    from tunewise.advisor.plan import plan_approaches
+    from tunewise.core.schema import ApiModel
+    from tunewise.eval import pilot_plan
+
+    data = rec.profile.data
+    classes = len(data.label_counts or {}) if rec.profile.answers.task == "classification" else 0
+    eval_size = data.eval_examples if request.eval is not None and data.eval_examples else \
+        max(1, round(data.examples * pilot_plan.HOLDOUT_FRACTION))
+    names, _ = plan_approaches(rec, request.corpus is not None, isinstance(request.model, ApiModel))
+    estimates = {r.approach: r.estimates for r in rec.ranking}
+    answer_s, trainables = [], []
+    for name in names:
+        est = estimates.get(name, {})
+        answer_s.append(est.get("latency_ms_per_query", pilot_plan.EXAMPLE_SECONDS * 1000) / 1000)
+        if est.get("train_hours"):
+            trainables.append((1, est["train_hours"] * 3600, pilot_plan.LOAD_SECONDS))
+    compare_s = pilot_plan.compare_seconds(eval_size, answer_s, trainables, pilot_plan.LOAD_SECONDS)
+    minimum = pilot_plan.minimum_seconds(pilot_plan.minimum_sample(classes, eval_size))
+    return pilot_plan.expected_seconds(budget_s, compare_s, minimum)
 
 
 def render_pilot(result) -> None:

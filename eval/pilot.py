@@ -16,142 +16,33 @@ will do at full scale.
   each resample), widened by the fit's own delta-method error.
 Measuring goes through the compare machinery (Workspace, the registry's builders, predict_rows), never a
 second copy. Ctrl-C stops measuring and keeps what was measured; each point is appended to the ledger.
+
+This module runs the pilot and spends its budget; the sample and the in-context answers are in
+eval/pilot_sample.py, the warm-started training in eval/pilot_train.py, the predictions and their
+intervals in eval/pilot_predict.py, the budget arithmetic in eval/pilot_plan.py.
 """
 from __future__ import annotations
 
-import json
 import math
-import random
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from tunewise.core import registry
 from tunewise.core.data import Example, load_corpus, load_dataset
-from tunewise.core.errors import ConfigError, DataError
+from tunewise.core.errors import ConfigError
 from tunewise.core.files import app_home
 from tunewise.core.ledger import Ledger, MeasuredRun
 from tunewise.core.schema import Plan
-from tunewise.eval import pilot_plan
-from tunewise.eval.curves import crossing, fit_curve, stable_at
-from tunewise.eval.pilot_records import (
-    CurveFit, PilotPoint, PilotPrediction, PilotResult, rank_predictions, round_labels, separation_statements,
-)
+from tunewise.eval import pilot_plan, pilot_predict, pilot_sample, pilot_train
+from tunewise.eval.pilot_records import PilotPoint, PilotPrediction, PilotResult, rank_predictions, separation_statements
+from tunewise.eval.pilot_plan import EXAMPLE_SECONDS, LOAD_SECONDS
+from tunewise.eval.pilot_sample import Measured
+from tunewise.eval.pilot_train import Training, is_tuned, tuning_block
 
-LOAD_SECONDS = 10.0         # loading the bundled 135M model and tokenizer on this CPU, measured
-EXAMPLE_SECONDS = 0.6       # one zero-shot answer of the bundled model on this CPU, measured
-CURVE_RESAMPLES = 99
 Progress = Callable[[str, int, int], None]
-
-
-@dataclass
-class Measured:
-    rows: dict[str, list[list[dict]]] = field(default_factory=dict)   # approach -> rows per rung
-    x: dict[str, list[int]] = field(default_factory=dict)             # approach -> examples seen per rung
-    answer_s: dict[str, float] = field(default_factory=dict)          # approach -> seconds per answer
-
-
-@dataclass
-class Training:
-    """One warm-started run of a trainable approach: where it is, and what its steps cost."""
-
-    name: str
-    out: Path
-    full: int                   # the plan's optimizer steps
-    batch: int                  # examples per optimizer step
-    pauses: list[int] = field(default_factory=list)   # steps still to reach, in order
-    step: int = 0               # where it is paused now
-    step_s: float | None = None
-    overhead_s: float = LOAD_SECONDS   # model load and checkpoint per pause, measured at the first
-
-
-def stratified_order(examples: list[Example], seed: int, by_label: bool) -> list[Example]:
-    """Every example, round-robin over labels (shuffled within each): any prefix is as stratified as its
-    length allows, so a sample can grow by taking more of the same order."""
-    rng = random.Random(seed)
-    groups: dict[str, list[Example]] = {}
-    for e in examples:
-        groups.setdefault(e.response if by_label else "", []).append(e)
-    for group in groups.values():
-        rng.shuffle(group)
-    order: list[Example] = []
-    while len(order) < len(examples):
-        for label in sorted(groups):
-            if groups[label]:
-                order.append(groups[label].pop())
-    return order
-
-
-def stratified(examples: list[Example], size: int, seed: int, by_label: bool) -> list[Example]:
-    """`size` examples, each label as evenly represented as the size allows, in the data's order."""
-    position = {e.id: i for i, e in enumerate(examples)}
-    return sorted(stratified_order(examples, seed, by_label)[:size], key=lambda e: position[e.id])
-
-
-def write_subset(examples: list[Example], path: Path, task: str) -> Path:
-    """A training file of `examples` in a shape `load_dataset` reads back unchanged."""
-    from tunewise.core.files import atomic_write_text
-
-    def record(e: Example) -> dict:
-        if task == "classification":
-            return {"id": e.id, "text": e.prompt, "label": e.response}
-        if e.messages is not None:
-            return {"id": e.id, "messages": list(e.messages)}
-        return {"id": e.id, "prompt": e.prompt, "completion": e.response}
-
-    return atomic_write_text(path, "".join(json.dumps(record(e), ensure_ascii=False) + "\n" for e in examples))
-
-
-def write_holdout(train: Path, folder: Path, task: str, seed: int, stem: str = "pilot") -> tuple[Path, Path, int]:
-    """No eval set: hold out a stratified slice of train. Writes FOLDER/STEM-train.jsonl (the rest) and
-    FOLDER/STEM-holdout.jsonl; returns both paths and the number held out."""
-    data = load_dataset(train)
-    classification = task == "classification"
-    rest, held = pilot_plan.holdout_split(list(data.examples), seed, classification, len(data.labels))
-    if not held or len(rest) < 2:
-        raise DataError(train, f"{len(data.examples)} examples are too few to hold out an eval slice; give --eval")
-    return (write_subset(rest, folder / f"{stem}-train.jsonl", task),
-            write_subset(held, folder / f"{stem}-holdout.jsonl", task), len(held))
-
-
-def is_tuned(name: str) -> bool:
-    return registry.spec(name).tuned
-
-
-def anchor_of(name: str) -> str | None:
-    """The in-context approach a tuned LM equals before any training: the same prompt, untrained weights."""
-    spec = registry.spec(name)
-    if spec.train_task != "sft":
-        return None
-    if spec.retrieves:
-        return next(iter(registry.select(lambda s: not s.tuned and s.retrieves)), None)
-    return registry.baseline()
-
-
-def tuning_block(name: str) -> str:
-    """The plan `tuning:` block the approach trains with (rag+lora trains the `lora` adapter)."""
-    return registry.spec(name).run_name
-
-
-def full_run(plan: Plan, name: str, train_size: int) -> tuple[int, int]:
-    """(optimizer steps, examples per step) `compare` would train `name` with: max_steps, or epochs over
-    the whole set."""
-    from tunewise.eval.workspace import tune_config
-    from tunewise.tuning.config import METHOD_DEFAULTS
-
-    cfg = tune_config(plan, tuning_block(name), Path("."), "")
-    defaults = METHOD_DEFAULTS[cfg.method]
-    batch = (cfg.batch_size or defaults["batch_size"]) * cfg.grad_accum
-    if cfg.max_steps:
-        return cfg.max_steps, batch
-    return max(1, math.ceil(train_size / batch) * math.ceil(cfg.epochs or defaults["epochs"])), batch
-
-
-def full_steps(plan: Plan, name: str, train_size: int) -> int:
-    return full_run(plan, name, train_size)[0]
 
 
 class Pilot:
@@ -191,16 +82,10 @@ class Pilot:
         return VERDICT_METRIC[self.plan.task]
 
     def _order(self) -> list[Example]:
-        evaluation = list(load_dataset(self.plan.eval).examples[: self.plan.limit_eval])
-        if self.plan.task == "classification":
-            classes = len(self.train.labels)
-            if len(evaluation) < classes:
-                raise DataError(self.plan.eval, f"the eval set has {len(evaluation)} examples, fewer than the "
-                                                f"{classes} classes; the pilot needs at least one per class")
-        return stratified_order(evaluation, self.plan.seed, self.plan.task == "classification")
+        return pilot_sample.eval_order(self.plan, len(self.train.labels))
 
     def minimum_seconds(self) -> float:
-        return LOAD_SECONDS + EXAMPLE_SECONDS * len(self.sample)
+        return pilot_plan.minimum_seconds(len(self.sample))
 
     def _check_budget(self) -> None:
         needed = self.minimum_seconds()
@@ -273,44 +158,20 @@ class Pilot:
                     self.result.skipped.append(f"{t.name} rung {rung + 1} ({step} steps): it would overrun the budget")
             pending, rung = going, rung + 1
 
-    # -- in-context answers ---------------------------------------------------------------------------
+    # -- measuring ------------------------------------------------------------------------------------
 
     def _answer_estimate(self, name: str, count: int) -> float:
-        per = self.measured.answer_s.get(name)
-        if per is None:
-            per = EXAMPLE_SECONDS * (3 if registry.spec(name).prompt_extra != "none" else 1)
-        return per * count
+        return pilot_sample.answer_estimate(self.measured, name, count)
 
     def _answer(self, ws, name: str, examples: list[Example], system=None):
         """Answer `examples` with `name` (built once), adding to its rows; returns the system."""
-        from tunewise.eval.runner import PeakMemory, predict_rows
-        from tunewise.eval.workspace import build_approach
-
-        with PeakMemory() as memory:
-            if system is None:
-                system = build_approach(ws, name).system
-            started = time.monotonic()
-            rows = predict_rows(ws, f"pilot {name}", system, examples)
-            seconds = time.monotonic() - started
-        self.measured.answer_s[name] = seconds / max(len(examples), 1)
-        self.result.peak_memory_mb = max(self.result.peak_memory_mb, round(memory.peak_mb, 1))
-        if name in self.measured.rows:
-            self.measured.rows[name][0] += rows
-        else:
-            self.measured.rows[name], self.measured.x[name] = [rows], [0]
+        system, peak = pilot_sample.answer(ws, self.measured, name, examples, system)
+        self.result.peak_memory_mb = max(self.result.peak_memory_mb, round(peak, 1))
         return system
 
-    # -- trainable rungs ------------------------------------------------------------------------------
-
     def _start_training(self, ws, name: str) -> None:
-        steps, batch = full_run(self.plan, name, len(self.train))
-        model = self.plan.model if isinstance(self.plan.model, str) else self.plan.model.model
-        cfg = self._config(ws, name, Path("."))
-        try:
-            known = pilot_plan.step_seconds_from_ledger(Ledger().runs(model=model), model, cfg.method,
-                                                        cfg.batch_size, cfg.max_seq_len, ws.device.device)
-        except Exception:   # a ledger that cannot be read costs the pilot its prior, nothing more
-            known = None
+        steps, batch = pilot_train.full_run(self.plan, name, len(self.train))
+        known = pilot_train.known_step_seconds(ws, name)
         if any(t.out == ws.out / "models" / tuning_block(name) for t in self.trainings.values()):
             self.result.skipped.append(f"{name}: shares the {tuning_block(name)} run, which is piloted once")
             return
@@ -326,41 +187,12 @@ class Pilot:
     def _trainable(self) -> list[str]:
         return [n for n in self.names if is_tuned(n)]
 
-    def _config(self, ws, name: str, out: Path):
-        from tunewise.eval.workspace import tune_config
-
-        return tune_config(ws.plan, tuning_block(name), out, ws.system)
-
     def _train_to(self, ws, t: Training, step: int) -> None:
-        """Continue `t`'s run to `step` on the full run's schedule (pausing there unless it is the end)."""
-        from tunewise.tuning.registry import run_tuning
-
-        started = time.monotonic()
-        resume = t.step > 0
-        cfg = self._config(ws, t.name, t.out).model_copy(update={
-            "max_steps": t.full, "stop_at_step": step if step < t.full else None, "resume": resume,
-            "force": not resume})
-        report = lambda p: self.progress(f"pilot {t.name}: train", p.step, t.full)  # noqa: E731
-        run = run_tuning(cfg, report)         # not the ledger's tune hook: a paused segment is not a run
-        wall = time.monotonic() - started
-        t.step_s = run.train_seconds / max(step - t.step, 1)
-        t.overhead_s = max(wall - run.train_seconds, 0.0)
-        t.step = step
-        self.result.peak_memory_mb = max(self.result.peak_memory_mb, run.peak_memory_mb or 0.0)
+        peak = pilot_train.train_to(ws, t, step, self.progress)
+        self.result.peak_memory_mb = max(self.result.peak_memory_mb, peak)
 
     def _score_pause(self, ws, t: Training, rung: int) -> None:
-        from tunewise.eval.runner import PeakMemory, predict_rows
-        from tunewise.eval.workspace import build_approach
-
-        started = time.monotonic()
-        with PeakMemory() as memory:
-            built = build_approach(ws, t.name)
-            rows = predict_rows(ws, f"pilot {t.name}", built.system, self.sample)
-        seconds = time.monotonic() - started
-        self.measured.answer_s[t.name] = seconds / max(len(self.sample), 1)
-        self.measured.rows.setdefault(t.name, []).append(rows)
-        self.measured.x.setdefault(t.name, []).append(t.step * t.batch)
-        peak = max(memory.peak_mb, built.peak_memory_mb or 0.0)
+        seconds, peak = pilot_train.score_pause(ws, t, self.sample, self.measured)
         self._record_point(t.name, rung, min(len(self.train), t.step * t.batch), t.step, seconds, peak, t)
 
     def _record_point(self, name: str, rung: int, labels: int, steps: int | None, seconds: float, peak: float,
@@ -385,7 +217,7 @@ class Pilot:
         model = self.plan.model if isinstance(self.plan.model, str) else self.plan.model.model
         settings = {"rung": point.rung, "steps": point.steps, "sample": len(self.measured.rows[point.approach][-1])}
         if t is not None and t.step_s is not None:
-            cfg = self._config_for_ledger(t.name)
+            cfg = pilot_train.run_config(self.plan, t.name)
             settings.update(method=cfg.method, batch_size=cfg.batch_size, max_seq_len=cfg.max_seq_len,
                             step_seconds=round(t.step_s, 4), examples_seen=point.examples_seen)
         Ledger().append_runs([MeasuredRun(
@@ -393,11 +225,6 @@ class Pilot:
             settings=settings, metric=self.result.metric, metric_value=point.value, train_seconds=point.seconds,
             peak_memory_mb=point.peak_memory_mb, latency_ms_p50=point.latency_ms_p50,
             device=_device().device)])
-
-    def _config_for_ledger(self, name: str):
-        from tunewise.eval.workspace import tune_config
-
-        return tune_config(self.plan, tuning_block(name), Path("."), "")
 
     # -- planning -------------------------------------------------------------------------------------
 
@@ -466,134 +293,33 @@ class Pilot:
     # -- predicting ---------------------------------------------------------------------------------
 
     def _predict(self) -> list[PilotPrediction]:
-        return [self._prediction(name) for name in self.measured.rows]
+        return [self._prediction(name)[0] for name in self.measured.rows]
 
-    def _points(self, name: str) -> tuple[list[int], list[list[dict]]]:
-        """Examples seen and rows per pause, from the untrained anchor (0 examples) when it answered the same sample."""
-        anchor = anchor_of(name)
-        xs, rows = list(self.measured.x[name]), list(self.measured.rows[name])
-        if anchor in self.measured.rows and len(self.measured.rows[anchor][0]) == len(rows[0]):
-            xs, rows = [0] + xs, [self.measured.rows[anchor][0]] + rows
-        return xs, rows
-
-    def _prediction(self, name: str, keep_curve: bool = False) -> PilotPrediction:
-        from tunewise.eval.stats import metric_value
-
-        last = next(p for p in reversed(self.result.points) if p.approach == name)
-        measured = PilotPrediction(approach=name, metric=self.result.metric, value=last.value, low=last.low,
-                                   high=last.high, basis="measured", at_labels=len(self.train))
-        t = self.trainings.get(name)
-        if t is None:
-            return measured
-        measured.at_steps = t.full
-        if last.steps == t.full:         # the pilot reached the plan's steps: nothing to extrapolate
-            return measured
-        target = t.full * t.batch
-        xs, rows = self._points(name)
-        ys = [metric_value(self.plan.task, r) for r in rows]
-        fit = fit_curve(xs, ys)
-        stable = stable_at(fit, xs, ys, target)
-        if keep_curve and fit is not None:
-            self.result.curves.append(CurveFit(approach=name, family=fit.family, params=[round(p, 6) for p in fit.params],
-                                               rmse=round(fit.rmse, 4), stable=stable,
-                                               holdout_error=None if fit.holdout_error is None else round(fit.holdout_error, 4)))
-        if not stable:
-            return measured.model_copy(update={"basis": "last-point"})
-        value = min(1.0, max(0.0, fit.predict(target)))
-        low, high = self._curve_interval(fit, xs, rows, target, value)
-        return measured.model_copy(update={"value": round(value, 4), "low": round(low, 4), "high": round(high, 4),
-                                           "basis": "curve"})
-
-    def _curve_interval(self, fit, xs, rows, target: float, value: float) -> tuple[float, float]:
-        """Bootstrap over the sample (the chosen family refitted on each resample) plus the fit's own error."""
-        import warnings
-
-        import numpy as np
-        from scipy import stats
-
-        from tunewise.eval.curves import BY_NAME, fit_family
-        from tunewise.eval.stats import metric_statistic
-
-        statistics = [metric_statistic(self.plan.task, r) for r in rows]
-        family = BY_NAME[fit.family]
-
-        def refit(idx):
-            found = fit_family(family, xs, [s(idx) for s in statistics])
-            return float(family.func(float(target), *found[0])) if found else value
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            boot = stats.bootstrap((np.arange(len(rows[-1])),), refit, vectorized=False, paired=True,
-                                   n_resamples=CURVE_RESAMPLES, method="percentile",
-                                   random_state=np.random.default_rng(self.plan.seed))
-        low, high = boot.confidence_interval
-        own = 1.96 * (fit.prediction_se(target) or 0.0)
-        low, high = value - math.hypot(value - low, own), value + math.hypot(high - value, own)
-        return max(0.0, low), min(1.0, high)
+    def _prediction(self, name: str):
+        return pilot_predict.predict(self.plan, self.result, self.measured, name, self.trainings.get(name),
+                                     len(self.train))
 
     def _conclude(self) -> None:
         if not self.result.points:
             self.result.statements.append("Nothing was measured inside the budget.")
             return
-        predictions = [self._prediction(name, keep_curve=True) for name in self.measured.rows]
+        predictions = []
+        for name in self.measured.rows:
+            prediction, curve = self._prediction(name)
+            if curve is not None:
+                self.result.curves.append(curve)
+            predictions.append(prediction)
         latency = {p.approach: p.latency_ms_p50 for p in self.result.points}
         for p in predictions:
-            self._apply_limits(p)
+            pilot_predict.apply_limits(p, self.answers, [q for q in self.result.points if q.approach == p.approach],
+                                       self.trainings.get(p.approach))
         ranked = rank_predictions(predictions, latency)
         self.result.predictions = ranked
         self.result.recommendation = ranked[0].approach
-        self.result.crossings = self._crossings(ranked)
+        self.result.crossings = pilot_predict.crossings(self.result.curves, self.trainings, ranked, len(self.train))
         self.result.statements += separation_statements(ranked, len(self.sample))
-        self.result.statements += self._sample_statements(ranked[0])
-
-    def _sample_statements(self, leader: PilotPrediction) -> list[str]:
-        """What the sample can tell apart, and how far it may sit from the whole eval set's score."""
-        size, population = len(self.sample), len(self.order)
-        out = [f"A paired sample of {size} examples separates approaches about "
-               f"{pilot_plan.detectable_difference(size, leader.value):.2f} apart near {leader.value:.2f}; "
-               f"a score on it is within about {pilot_plan.sampling_error(size, population, leader.value):.2f} "
-               f"(one standard error) of the score on all {population} eval examples."]
-        if self.result.compare_estimate_seconds and self.result.planned_seconds < self.budget_s:
-            out.append(f"The pilot planned {self.result.planned_seconds:.0f}s, a {pilot_plan.PLAN_SHARE:.0%} share "
-                       f"of the {self.result.compare_estimate_seconds:.0f}s the full compare is estimated to take "
-                       f"(a pilot costlier than a quarter of it is not worth running).")
-        return out
-
-    def _apply_limits(self, p: PilotPrediction) -> None:
-        """The user's limits (latency per answer, memory, money) against what the pilot measured."""
-        if self.answers is None:
-            return
-        points = [q for q in self.result.points if q.approach == p.approach]
-        latency, peak = points[-1].latency_ms_p50, max(q.peak_memory_mb for q in points)
-        limit_gb = self.answers.gpu_memory_gb or self.answers.ram_gb
-        if self.answers.latency_ms is not None and latency > self.answers.latency_ms:
-            p.limit_reasons.append(f"measured {latency:.0f} ms per answer, over the {self.answers.latency_ms:g} ms limit")
-        if peak / 1024 > limit_gb:
-            p.limit_reasons.append(f"measured peak {peak / 1024:.1f} GB, over the {limit_gb:g} GB available")
-        t = self.trainings.get(p.approach)
-        if t and t.step_s and self.answers.budget_usd is not None and self.answers.gpu_hour_usd is not None:
-            hours = t.step_s * t.full / 3600
-            if hours * self.answers.gpu_hour_usd > self.answers.budget_usd:
-                p.limit_reasons.append(f"training would cost about ${hours * self.answers.gpu_hour_usd:.2f}, over "
-                                       f"the ${self.answers.budget_usd:g} budget")
-        p.within_limits = not p.limit_reasons
-
-    def _crossings(self, ranked: list[PilotPrediction]) -> list[str]:
-        """Where a trainable approach's curve is predicted to overtake an in-context one with longer training."""
-        from tunewise.eval.curves import Fit
-
-        out = []
-        for curve in (c for c in self.result.curves if c.stable):
-            t = self.trainings[curve.approach]
-            fit = Fit(curve.family, tuple(curve.params), None, curve.rmse, curve.holdout_error)
-            target = t.full * t.batch
-            for other in (p for p in ranked if p.approach not in self.trainings):
-                at = crossing(fit, other.value, target, target * 100)
-                if at is not None:
-                    out.append(f"{curve.approach} is predicted to overtake {other.approach} after about "
-                               f"{round_labels(at):,} training examples seen (steps x batch; the plan trains "
-                               f"{target:,}, over {len(self.train):,} labels).")
-        return out
+        self.result.statements += pilot_predict.sample_statements(ranked[0], len(self.sample), len(self.order),
+                                                                  self.result, self.budget_s)
 
 
 def _device():

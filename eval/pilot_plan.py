@@ -25,6 +25,8 @@ MIN_SAMPLE = 8              # generation / QA: the smallest sample worth an inte
 RUNG_FRACTIONS = (0.25, 0.5, 1.0)   # pauses, as fractions of the furthest step the budget reaches
 HOLDOUT_FRACTION = 0.2
 Z95 = 1.96
+LOAD_SECONDS = 10.0         # loading the bundled 135M model and tokenizer on this CPU, measured
+EXAMPLE_SECONDS = 0.6       # one zero-shot answer of the bundled model on this CPU, measured
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,17 @@ def minimum_sample(classes: int, eval_size: int) -> int:
     """The least sample worth measuring: MIN_PER_CLASS per class (classification), else MIN_SAMPLE."""
     wanted = classes * MIN_PER_CLASS if classes else MIN_SAMPLE
     return max(1, min(wanted, eval_size))
+
+
+def minimum_seconds(sample_size: int) -> float:
+    """The least a pilot can take: loading the model and answering the minimum sample once."""
+    return LOAD_SECONDS + EXAMPLE_SECONDS * sample_size
+
+
+def expected_seconds(budget_s: float, compare_s: float, minimum_s: float) -> float:
+    """About how long a pilot will take, known before it runs: the PLAN_SHARE of the full compare it plans
+    for, at least its minimum, within the budget."""
+    return min(budget_s, max(minimum_s, PLAN_SHARE * compare_s))
 
 
 def plan_sample(seconds: float, per_example_s: float, eval_size: int, minimum: int) -> SamplePlan:

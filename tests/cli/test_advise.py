@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -89,6 +90,27 @@ def test_interactive_edit_uses_the_file_as_defaults(tmp_path):
     assert result.exit_code == 0, result.output
     answers = json.loads(result.stdout)["profile"]["answers"]
     assert answers["task"] == "style" and answers["labelled_examples"] == 500 and answers["long_tail"] is True
+
+
+def test_questionnaire_offers_a_pilot_on_a_held_out_slice_when_only_training_data_is_given(tmp_path, _isolated):
+    rows = [{"text": f"{topic} question number {i}", "label": topic}
+            for topic in ("billing", "shipping", "returns") for i in range(20)]
+    train = write_jsonl(tmp_path / "train.jsonl", rows)
+    typed = ["classification", "60", "0", *TYPED[3:]]
+    args = ["advise", "--data", str(train), "--pilot-budget", "1s"]
+    declined = invoke(args, input="\n".join(typed + ["n"]) + "\n")
+    assert declined.exit_code == 0, declined.output
+    offer = " ".join(declined.output[declined.output.index("Run a pilot"):].split())
+    assert "a held-out slice of your training data (20% of it, as no --eval was given)" in offer
+    assert re.search(r"takes about [\d.]+ (ms|s|min), at most 1s \(--pilot-budget\)", offer), offer
+    assert "Recommendation:" in declined.output and not list(_isolated.glob("*/pilot-holdout.jsonl"))
+    # Accepted, the pilot holds out the slice and runs on it: a budget of 1s is then refused in one line.
+    # (The runner does not echo the typed "y", so the error shares the prompt's line.)
+    accepted = invoke(args, input="\n".join(typed + ["y"]) + "\n")
+    assert accepted.exit_code != 0 and "Traceback" not in accepted.output, accepted.output
+    assert "(n): Error: --pilot-budget 1s is too small to measure anything" in accepted.output
+    held = list(_isolated.glob("*/pilot-holdout.jsonl"))
+    assert len(held) == 1 and len(held[0].read_text(encoding="utf-8").splitlines()) == 12
 
 
 def test_advise_with_files_writes_a_runnable_plan(tmp_path):

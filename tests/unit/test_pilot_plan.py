@@ -60,6 +60,17 @@ def test_the_compare_estimate_adds_answers_training_and_loads():
     assert seconds == pytest.approx(5.0 + 45 * 2.5 + 40 * 2.0 + 10.0)
 
 
+@pytest.mark.parametrize("budget, compare, minimum, expected", [
+    (600, 1000, 15, 200),      # the planned share of the compare
+    (100, 1000, 15, 100),      # never over the budget
+    (600, 20, 15, 15),         # never under the minimum measurement
+    (10, 20, 15, 10),          # a budget under the minimum: the pilot itself refuses it
+])
+def test_the_offered_duration_is_the_planned_share_within_the_budget(budget, compare, minimum, expected):
+    assert pp.expected_seconds(budget, compare, minimum) == pytest.approx(expected)
+    assert pp.minimum_seconds(8) == pytest.approx(pp.LOAD_SECONDS + 8 * pp.EXAMPLE_SECONDS)
+
+
 def test_the_detectable_difference_and_sampling_error_shrink_with_the_sample():
     assert pp.detectable_difference(40, 0.8) < pp.detectable_difference(10, 0.8)
     assert pp.sampling_error(45, 45, 0.8) == 0.0                               # the whole eval set

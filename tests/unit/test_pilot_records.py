@@ -3,7 +3,7 @@ import pytest
 
 from tunewise.core.data import Example
 from tunewise.core.errors import ConfigError
-from tunewise.eval.pilot import stratified
+from tunewise.eval.pilot_sample import stratified
 from tunewise.eval.pilot_records import (
     PilotPrediction, parse_budget, rank_predictions, round_labels, separation_statements,
 )

@@ -1,0 +1,123 @@
+"""The pilot's trainable approaches: one warm-started run each, on the full data with the full run's
+schedule, paused at growing step counts and scored on the sample at each pause.
+
+The first pause measures seconds per step (unless the ledger already knows them), which places the later
+pauses (eval/pilot_plan.py). Training goes through the tuning registry, scoring through the compare
+machinery (the registry's builders and predict_rows), never a second copy.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from tunewise.core import registry
+from tunewise.core.data import Example
+from tunewise.core.ledger import Ledger
+from tunewise.core.schema import Plan
+from tunewise.eval import pilot_plan
+from tunewise.eval.pilot_plan import LOAD_SECONDS
+from tunewise.eval.pilot_sample import Measured
+
+
+@dataclass
+class Training:
+    """One warm-started run of a trainable approach: where it is, and what its steps cost."""
+
+    name: str
+    out: Path
+    full: int                   # the plan's optimizer steps
+    batch: int                  # examples per optimizer step
+    pauses: list[int] = field(default_factory=list)   # steps still to reach, in order
+    step: int = 0               # where it is paused now
+    step_s: float | None = None
+    overhead_s: float = LOAD_SECONDS   # model load and checkpoint per pause, measured at the first
+
+
+def is_tuned(name: str) -> bool:
+    return registry.spec(name).tuned
+
+
+def anchor_of(name: str) -> str | None:
+    """The in-context approach a tuned LM equals before any training: the same prompt, untrained weights."""
+    spec = registry.spec(name)
+    if spec.train_task != "sft":
+        return None
+    if spec.retrieves:
+        return next(iter(registry.select(lambda s: not s.tuned and s.retrieves)), None)
+    return registry.baseline()
+
+
+def tuning_block(name: str) -> str:
+    """The plan `tuning:` block the approach trains with (rag+lora trains the `lora` adapter)."""
+    return registry.spec(name).run_name
+
+
+def run_config(plan: Plan, name: str, out: Path = Path("."), system: str = ""):
+    """The tuning config `compare` would train `name` with, writing into `out`."""
+    from tunewise.eval.workspace import tune_config
+
+    return tune_config(plan, tuning_block(name), out, system)
+
+
+def full_run(plan: Plan, name: str, train_size: int) -> tuple[int, int]:
+    """(optimizer steps, examples per step) `compare` would train `name` with: max_steps, or epochs over
+    the whole set."""
+    from tunewise.tuning.config import METHOD_DEFAULTS
+
+    cfg = run_config(plan, name)
+    defaults = METHOD_DEFAULTS[cfg.method]
+    batch = (cfg.batch_size or defaults["batch_size"]) * cfg.grad_accum
+    if cfg.max_steps:
+        return cfg.max_steps, batch
+    return max(1, math.ceil(train_size / batch) * math.ceil(cfg.epochs or defaults["epochs"])), batch
+
+
+def known_step_seconds(ws, name: str) -> float | None:
+    """Seconds per step the ledger has measured for this run's method, model, batch and length here."""
+    plan = ws.plan
+    model = plan.model if isinstance(plan.model, str) else plan.model.model
+    cfg = run_config(plan, name, Path("."), ws.system)
+    try:
+        return pilot_plan.step_seconds_from_ledger(Ledger().runs(model=model), model, cfg.method,
+                                                   cfg.batch_size, cfg.max_seq_len, ws.device.device)
+    except Exception:   # a ledger that cannot be read costs the pilot its prior, nothing more
+        return None
+
+
+def train_to(ws, t: Training, step: int, progress: Callable[[str, int, int], None]) -> float:
+    """Continue `t`'s run to `step` on the full run's schedule (pausing there unless it is the end),
+    measuring its seconds per step and per pause; returns the run's peak memory (MB)."""
+    from tunewise.tuning.registry import run_tuning
+
+    started = time.monotonic()
+    resume = t.step > 0
+    cfg = run_config(ws.plan, t.name, t.out, ws.system).model_copy(update={
+        "max_steps": t.full, "stop_at_step": step if step < t.full else None, "resume": resume,
+        "force": not resume})
+    report = lambda p: progress(f"pilot {t.name}: train", p.step, t.full)  # noqa: E731
+    run = run_tuning(cfg, report)         # not the ledger's tune hook: a paused segment is not a run
+    wall = time.monotonic() - started
+    t.step_s = run.train_seconds / max(step - t.step, 1)
+    t.overhead_s = max(wall - run.train_seconds, 0.0)
+    t.step = step
+    return run.peak_memory_mb or 0.0
+
+
+def score_pause(ws, t: Training, sample: list[Example], measured: Measured) -> tuple[float, float]:
+    """Score `t` where it is paused on the sample, adding the rows at its examples seen; returns the
+    seconds it took and the peak memory (MB)."""
+    from tunewise.eval.runner import PeakMemory, predict_rows
+    from tunewise.eval.workspace import build_approach
+
+    started = time.monotonic()
+    with PeakMemory() as memory:
+        built = build_approach(ws, t.name)
+        rows = predict_rows(ws, f"pilot {t.name}", built.system, sample)
+    seconds = time.monotonic() - started
+    measured.answer_s[t.name] = seconds / max(len(sample), 1)
+    measured.rows.setdefault(t.name, []).append(rows)
+    measured.x.setdefault(t.name, []).append(t.step * t.batch)
+    return seconds, max(memory.peak_mb, built.peak_memory_mb or 0.0)
