@@ -21,7 +21,8 @@ def pilot_advice(rec, request, budget: str, plan_out: Path | None, force: bool, 
     plan = build_plan(rec, request, plan_path)
     with progress() as bar:
         report = stage_reporter(bar)
-        result = run_pilot(plan.resolve_paths(plan_path.resolve().parent), seconds, rec.profile.answers, report)
+        result = run_pilot(plan.resolve_paths(plan_path.resolve().parent), seconds, rec.profile.answers, report,
+                           reading=request.reading)
     if result.recommendation is not None:
         reasons = [f"pilot: {s}" for s in result.statements + result.crossings]
         plan = plan.model_copy(update={"recommendation": result.recommendation, "reasons": reasons + plan.reasons,

@@ -29,6 +29,7 @@ from tunewise.core.data import Example, load_corpus, load_dataset
 from tunewise.core.errors import ConfigError, DataError
 from tunewise.core.files import app_home
 from tunewise.core.ledger import Ledger, MeasuredRun
+from tunewise.core.reading import ReadPolicy
 from tunewise.core.schema import Plan, PlanTuning
 from tunewise.eval.curves import crossing, fit_curve, stable_at
 from tunewise.eval.pilot_records import (
@@ -116,8 +117,10 @@ class Pilot:
     """One pilot run over a plan's approaches; `run()` returns the `PilotResult`."""
 
     def __init__(self, plan: Plan, budget_s: float, answers=None, progress: Progress | None = None,
-                 sample_size: int = SAMPLE_SIZE, work: Path | None = None, max_new_tokens: int = 16):
+                 sample_size: int = SAMPLE_SIZE, work: Path | None = None, max_new_tokens: int = 16,
+                 reading: ReadPolicy = ReadPolicy()):
         self.plan, self.budget_s, self.answers = plan, budget_s, answers
+        self.reading = reading   # how the corpus is read (`tunewise --follow-links`)
         self.report = progress or (lambda stage, done, total: None)
         self.started = time.monotonic()
         self.train = load_dataset(plan.train)
@@ -180,7 +183,7 @@ class Pilot:
     def _measure(self) -> None:
         from tunewise.eval.workspace import Workspace
 
-        corpus = load_corpus(self.plan.corpus) if self.plan.corpus else None
+        corpus = load_corpus(self.plan.corpus, self.reading) if self.plan.corpus else None
         base = Workspace(self.plan, self.train, corpus, self.work / "base", self.max_new_tokens, self.progress,
                          _device())
         trainable = [n for n in self.plan.approaches if is_tuned(n)]
@@ -393,6 +396,6 @@ def _device():
 
 
 def run_pilot(plan: Plan, budget_s: float, answers=None, progress: Progress | None = None,
-              sample_size: int = SAMPLE_SIZE) -> PilotResult:
+              sample_size: int = SAMPLE_SIZE, reading: ReadPolicy = ReadPolicy()) -> PilotResult:
     """Measure the plan's approaches inside `budget_s` seconds and predict each at full scale."""
-    return Pilot(plan, budget_s, answers, progress, sample_size).run()
+    return Pilot(plan, budget_s, answers, progress, sample_size, reading=reading).run()

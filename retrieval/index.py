@@ -20,6 +20,7 @@ from tunewise.core.defaults import CHUNK_OVERLAP, CHUNK_TOKENS, DEFAULT_EMBEDDER
 from tunewise.core.data import Document
 from tunewise.core.errors import DataError, TunewiseError, os_error_line
 from tunewise.core.files import OUTPUT_MARKER, check_apart, mark_output
+from tunewise.core.reading import ReadPolicy
 from tunewise.retrieval.embeddings import Embedder
 from tunewise.retrieval.ingest import SPECIAL_TOKENS, Chunk, Splitter, document_hash, load_documents
 
@@ -340,24 +341,25 @@ def open_index(path: str | Path | None = None, url: str | None = None, collectio
     return ChromaIndex(model, client, collection, where=where, path=None if url else path, **kwargs)
 
 
-def build_index(corpus: str | Path, force: bool = False, **kwargs) -> dict[str, int]:
-    """`tunewise index build`: the corpus is read and checked before anything is opened or written."""
-    documents = _corpus(corpus, kwargs.get("path"))
+def build_index(corpus: str | Path, force: bool = False, reading: ReadPolicy = ReadPolicy(), **kwargs) -> dict[str, int]:
+    """`tunewise index build`: the corpus is read (under `reading`) and checked before anything is opened
+    or written."""
+    documents = _corpus(corpus, kwargs.get("path"), reading)
     index = open_index(create=True, **kwargs)
     if kwargs.get("path") is not None:
         mark_output(kwargs["path"], "index build")
     return index.build(documents, force=force)
 
 
-def update_index(corpus: str | Path, **kwargs) -> dict[str, int]:
-    documents = _corpus(corpus, kwargs.get("path"))
+def update_index(corpus: str | Path, reading: ReadPolicy = ReadPolicy(), **kwargs) -> dict[str, int]:
+    documents = _corpus(corpus, kwargs.get("path"), reading)
     return open_index(**kwargs).update(documents)
 
 
-def _corpus(folder: str | Path, index_dir: str | Path | None) -> list[Document]:
+def _corpus(folder: str | Path, index_dir: str | Path | None, reading: ReadPolicy) -> list[Document]:
     if index_dir is not None:
         check_apart(index_dir, [folder])
-    documents = load_documents(folder)
+    documents = load_documents(folder, reading)
     if not documents:
         raise DataError(folder, "every document is empty; there is no text to index")
     return documents
