@@ -28,6 +28,10 @@ DEFAULT_COLLECTION = "tunewise"
 SQLITE_FILE = "chroma.sqlite3"
 READ_PAGE = 5000
 DELETE_BATCH = 1000
+# Chroma's own small tables, read when a client starts: when one of them is damaged its Rust core panics,
+# printing a backtrace to stderr before Python sees the error. Checked first (a few pages, whatever the index size).
+SYSTEM_TABLES = ("migrations", "tenants", "databases", "collections", "collection_metadata", "segments",
+                 "segment_metadata", "maintenance_log", "max_seq_id", "embeddings_queue_config", "acquire_write")
 FULL_DISK_BYTES = 4 * 2**20   # less free space than this when a write fails: the disk is full
 WRITE_BATCHES = 4        # embedder batches per stored batch: fewer, larger writes, still fine-grained progress
 
@@ -121,6 +125,7 @@ def open_client(path: str | Path | None = None, url: str | None = None, create: 
         raise IndexStoreError("give an index folder (--index DIR) or a Chroma server (--chroma-url URL)")
     path = Path(path)
     _check_index_folder(path, create)
+    _check_system_tables(path)
     try:
         return chromadb.PersistentClient(path=str(path), settings=settings)
     except BaseException as exc:
@@ -140,6 +145,28 @@ def _check_index_folder(path: Path, create: bool) -> None:
         raise IndexStoreError(f"{path}: no index here; run `tunewise index build CORPUS --index {path}` first")
     if create and not holds_index and path.exists() and any(p.name != OUTPUT_MARKER for p in path.iterdir()):
         raise IndexStoreError(f"{path}: folder is not empty and holds no index; choose a new or empty folder")
+
+
+def _check_system_tables(path: Path) -> None:
+    """Name a damaged index before Chroma opens it (see SYSTEM_TABLES): SQLite's own check of those tables.
+    A database that is busy or cannot be opened is left for Chroma to report."""
+    import sqlite3
+    from contextlib import closing
+
+    file = path / SQLITE_FILE
+    if not file.exists():
+        return
+    try:
+        with closing(sqlite3.connect(f"{file.resolve().as_uri()}?mode=rw", uri=True, timeout=2)) as db:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            for table in (t for t in SYSTEM_TABLES if t in tables):
+                problem = db.execute(f"PRAGMA quick_check({table})").fetchone()[0]
+                if problem != "ok":
+                    raise sqlite3.DatabaseError(f"table {table}: {problem}")
+    except sqlite3.OperationalError:
+        return
+    except sqlite3.DatabaseError as exc:
+        raise damaged(path, str(path), exc) from None
 
 
 class ChromaIndex:
