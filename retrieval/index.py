@@ -6,6 +6,13 @@ embeds only added or changed documents, removes the chunks of deleted ones, and 
 update is completed by running it again: chunks already stored are skipped, stale ones removed, and no
 id can be stored twice. Chroma writes each batch in one transaction, so a killed run leaves an index that
 opens.
+
+Why not LangChain's indexing API (`index()` with a `SQLRecordManager`, issue 12): its ledger is a second
+store beside Chroma, written after the vectors. A kill between the two leaves chunks in Chroma that no
+record names; if the document changes again before the rerun, nothing ever deletes them and stale text
+is retrieved for good (bench/index_crash.py, scenario 4; bench/RESULTS.md). `cleanup="incremental"` also
+never drops deleted documents. Here the ledger is the collection, so one write updates both, and a
+Chroma server shared by several clients needs no shared record database.
 """
 from __future__ import annotations
 
