@@ -48,6 +48,7 @@ test: setup
 	$(PY) -m pytest; status=$$?; if [ $$status -eq 5 ]; then echo "no tests were collected" >&2; exit 1; fi; exit $$status
 
 bench: setup
+	$(PY) -m pip install -q -e ".[bench]"
 	$(PY) -m bench
 
 clean:

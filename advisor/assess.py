@@ -17,6 +17,7 @@ from tunewise.core.defaults import CHUNK_OVERLAP, CHUNK_TOKENS, DEFAULT_EMBEDDER
 from tunewise.advisor.records import CorpusProfile, DataProfile, TokenStats
 from tunewise.core.data import Dataset, Example, load_corpus, load_dataset, text_sha256
 from tunewise.core.errors import ModelError
+from tunewise.core.reading import ReadPolicy
 
 NEAR_THRESHOLD = 0.9
 NEAR_MAX_RECORDS = 20000        # pairwise similarity is quadratic; larger sets are checked on a prefix
@@ -211,9 +212,10 @@ def data_warnings(p: DataProfile) -> list[str]:
 
 
 def profile_corpus(folder: str | Path, previous: str | Path | None = None, model: str | None = DEFAULT_EMBEDDER,
-                   fast: bool = False) -> CorpusProfile:
-    """Measure a corpus (in the embedder's tokens) and, given an older snapshot, how much changed."""
-    documents = load_corpus(folder)
+                   fast: bool = False, reading: ReadPolicy = ReadPolicy()) -> CorpusProfile:
+    """Measure a corpus (in the embedder's tokens) and, given an older snapshot, how much changed; both
+    are read under `reading`."""
+    documents = load_corpus(folder, reading)
     count, method = token_counter(model, fast)
     lengths = count([d.text for d in documents])
     hashes = [text_sha256(d.text) for d in documents if d.text.strip()]
@@ -223,7 +225,7 @@ def profile_corpus(folder: str | Path, previous: str | Path | None = None, model
         chunks_estimate=sum(max(1, math.ceil((n - CHUNK_OVERLAP) / CHUNK_STRIDE)) for n in lengths if n),
     )
     if previous is not None:
-        old = {d.id: text_sha256(d.text) for d in load_corpus(previous)}
+        old = {d.id: text_sha256(d.text) for d in load_corpus(previous, reading)}
         new = {d.id: text_sha256(d.text) for d in documents}
         profile.previous_path = str(previous)
         profile.added = len(new.keys() - old.keys())

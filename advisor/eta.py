@@ -12,6 +12,7 @@ from tunewise.advisor.estimate import (
     EMBED_CHUNKS_PER_S, EPOCHS, KNOWN_SHAPES, Hardware, Workload, prompt_added, query_latency_ms, training_hours,
 )
 from tunewise.core import registry
+from tunewise.core.reading import ReadPolicy
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,9 @@ def training_tokens(plan, name: str, work: Workload) -> float:
     return work.examples * length * (knobs.get("epochs") or EPOCHS[trainer])
 
 
-def plan_sizes(plan) -> CompareSizes:
-    """The sizes of a plan's files, tokens estimated as characters / 4 like the advisor's fast profile."""
+def plan_sizes(plan, reading: ReadPolicy = ReadPolicy()) -> CompareSizes:
+    """The sizes of a plan's files (the corpus read under `reading`), tokens estimated as characters / 4
+    like the advisor's fast profile."""
     from tunewise.core.data import load_corpus, load_dataset
 
     train = load_dataset(plan.train).examples
@@ -78,6 +80,6 @@ def plan_sizes(plan) -> CompareSizes:
     drift = len(load_dataset(plan.eval_next).examples) if plan.eval_next and plan.corpus_next else 0
     mean = sum(len(e.prompt) + len(e.response) for e in train) / 4 / max(len(train), 1)
     work = Workload(examples=len(train), mean_tokens=mean, seq_len=plan.tuning.max_seq_len, prompt_tokens=round(mean),
-                    corpus_documents=len(load_corpus(plan.corpus)) if plan.corpus else 0)
+                    corpus_documents=len(load_corpus(plan.corpus, reading)) if plan.corpus else 0)
     return CompareSizes(work, eval_examples=len(evaluation), drift_examples=drift,
                         labels=len({e.response for e in train}) if plan.task == "classification" else 1)

@@ -17,6 +17,7 @@ from tunewise.advisor.rules import PLAN_TASK, recommend, workload
 from tunewise.core import registry
 from tunewise.core.errors import ConfigError
 from tunewise.core.files import atomic_write_text, claim_output
+from tunewise.core.reading import ReadPolicy
 from tunewise.core.schema import ApiModel, ModelRef, Plan, PlanTuning, Prices, TrainingRun
 
 MAX_COMPARED = 4      # besides the baseline: each approach in a plan costs a run of `compare`
@@ -33,6 +34,7 @@ class AdviceRequest:
     model: ModelRef = DEFAULT_GENERATOR
     calibrate: tuple[Path, ...] = ()
     exact_tokens: bool = False
+    reading: ReadPolicy = ReadPolicy()   # how the corpus is read (`tunewise --follow-links`)
     notes: list[str] = field(default_factory=list)
 
 
@@ -41,7 +43,7 @@ def advise(request: AdviceRequest) -> Recommendation:
     model = request.model if isinstance(request.model, str) else None
     fast = not request.exact_tokens
     data = profile_dataset(request.data, request.eval, model, fast) if request.data else None
-    corpus = profile_corpus(request.corpus, fast=fast) if request.corpus else None
+    corpus = profile_corpus(request.corpus, fast=fast, reading=request.reading) if request.corpus else None
     calibrations = tuple(load_calibration(path) for path in request.calibrate)
     # Similar measured runs in the ledger calibrate every method a run.json given here does not.
     calibrations += ledger_calibrations(model, request.answers.gpu_memory_gb > 0, tuple(c.method for c in calibrations))

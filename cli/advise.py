@@ -10,7 +10,7 @@ from tunewise.advisor.questions import (
     BY_KEY, QUESTIONS, Question, answers_path, applicable, read_answers_file, save_answers, saved_answers,
 )
 from tunewise.cli.advice_view import render_recommendation
-from tunewise.cli.options import force_option, json_option, model_options, model_ref
+from tunewise.cli.options import force_option, json_option, model_options, model_ref, reading_policy
 from tunewise.cli.render import console, err_console, print_json, progress, table
 from tunewise.core.defaults import DEFAULT_GENERATOR
 from tunewise.core.errors import TunewiseError
@@ -56,8 +56,9 @@ def answer_flags(func):
 @click.option("--pilot-budget", default="10m", show_default=True, help="Wall-clock budget of the pilot (90s, 10m, 1h).")
 @force_option
 @json_option
+@reading_policy
 def advise(answers_file, data, eval_path, corpus, corpus_next, eval_next, model, api_base, api_key_env, calibrate, exact_tokens,
-           interactive, plan_out, pilot, pilot_budget, force, as_json, **flags) -> None:
+           interactive, plan_out, pilot, pilot_budget, force, as_json, reading, **flags) -> None:
     """Recommend zero/few-shot, RAG or fine-tuning, with reasons and estimates.
 
     With no --answers and no answer flags, a questionnaire asks the questions (answers are saved and
@@ -73,7 +74,7 @@ def advise(answers_file, data, eval_path, corpus, corpus_next, eval_next, model,
     if asked:
         given = questionnaire(given, api_base is not None)
     request = AdviceRequest(Answers(**given), data, eval_path, corpus, corpus_next, eval_next, ref,
-                            tuple(calibrate), exact_tokens)
+                            tuple(calibrate), exact_tokens, reading)
     if plan_out is not None:  # refuse before any work is done
         claim_output(plan_out, force, [answers_file, data, eval_path, corpus, corpus_next, eval_next, *calibrate],
                      folder=False)
@@ -205,7 +206,8 @@ def ask(question: Question, default: Any, position: str = "") -> Any:
 @click.option("--max-seq-len", default=512, show_default=True, type=click.IntRange(min=1),
               help="Records longer than this many tokens are reported as too long.")
 @json_option
-def assess(data, eval_path, corpus, previous, model, fast, max_seq_len, as_json) -> None:
+@reading_policy
+def assess(data, eval_path, corpus, previous, model, fast, max_seq_len, as_json, reading) -> None:
     """Profile a dataset: size, tokens, labels, duplicates, leakage and volatility."""
     from tunewise.advisor.assess import profile_corpus, profile_dataset
 
@@ -214,7 +216,7 @@ def assess(data, eval_path, corpus, previous, model, fast, max_seq_len, as_json)
     with progress(transient=True) as bar:
         bar.add_task("Assessing", total=None, info=str(data))
         profile = profile_dataset(data, eval_path, model, fast, max_seq_len)
-        corpus_profile = profile_corpus(corpus, previous, fast=fast) if corpus else None
+        corpus_profile = profile_corpus(corpus, previous, fast=fast, reading=reading) if corpus else None
     if as_json:
         print_json({"data": profile.model_dump(mode="json"),
                     "corpus": corpus_profile.model_dump(mode="json") if corpus_profile else None})

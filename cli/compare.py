@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from tunewise.cli.options import force_option, json_option, writing
+from tunewise.cli.options import force_option, json_option, reading_policy, writing
 from tunewise.cli.compare_view import comparison_tables
 from tunewise.cli.progress import CompareProgress
 from tunewise.cli.render import console, print_json, progress
@@ -20,7 +20,9 @@ from tunewise.cli.render import console, print_json, progress
               help="Greedy decoding length, the same for every approach.")
 @force_option
 @json_option
-def compare(plan: Path, overrides: tuple[str, ...], out: Path, only: str | None, max_new_tokens: int, force: bool, as_json: bool) -> None:
+@reading_policy
+def compare(plan: Path, overrides: tuple[str, ...], out: Path, only: str | None, max_new_tokens: int, force: bool,
+            as_json: bool, reading) -> None:
     """Build, run and evaluate every approach of PLAN on the same eval examples. A rerun into the same
     --out reuses the approaches already finished there (interrupted or not); --force redoes them all.
     KEY=VALUE pairs override plan keys, e.g. tuning.max_steps=40 limit_eval=20."""
@@ -31,8 +33,8 @@ def compare(plan: Path, overrides: tuple[str, ...], out: Path, only: str | None,
     with progress() as bar:
         with writing(out, "compare"):
             results = run_compare(plan, out, force=force, only=names, max_new_tokens=max_new_tokens,
-                                  progress=CompareProgress(bar, *planned_phases(plan, names, overrides)),
-                                  overrides=overrides)
+                                  progress=CompareProgress(bar, *planned_phases(plan, names, overrides, reading)),
+                                  overrides=overrides, reading=reading)
     if as_json:
         print_json(results.model_dump(mode="json"))
         return
@@ -46,7 +48,7 @@ def compare(plan: Path, overrides: tuple[str, ...], out: Path, only: str | None,
     console.print(f"Report: {out / 'report.html'}  (also report.md, results.json, predictions/)")
 
 
-def planned_phases(plan: Path, only: list[str] | None, overrides: tuple[str, ...]):
+def planned_phases(plan: Path, only: list[str] | None, overrides: tuple[str, ...], reading):
     """The approaches compare will run, in order, and each phase's estimated seconds (None when unknown).
 
     A plan that does not load gives nothing here: run_compare then stops on it with the one-line error.
@@ -60,6 +62,6 @@ def planned_phases(plan: Path, only: list[str] | None, overrides: tuple[str, ...
         loaded = load_plan(plan, overrides)
         names = approach_names(loaded, only)
         gpus = gpu_inventory()
-        return names, phase_seconds(loaded, names, plan_sizes(loaded), gpus[0].memory_gb if gpus else 0.0)
+        return names, phase_seconds(loaded, names, plan_sizes(loaded, reading), gpus[0].memory_gb if gpus else 0.0)
     except TunewiseError:
         return [], None

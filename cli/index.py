@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from tunewise.core.defaults import DEFAULT_EMBEDDER
-from tunewise.cli.options import force_option, json_option, writing
+from tunewise.cli.options import force_option, json_option, reading_policy, writing
 from tunewise.cli.render import console, print_json, progress, table
 
 
@@ -42,14 +42,15 @@ def index() -> None:
               help="Tokens shared by neighbouring chunks [default: 32, at most a quarter of a chunk].")
 @force_option
 @json_option
-def build(corpus, index_dir, chroma_url, collection, embedder, chunk_tokens, chunk_overlap, force, as_json):
+@reading_policy
+def build(corpus, index_dir, chroma_url, collection, embedder, chunk_tokens, chunk_overlap, force, as_json, reading):
     """Index CORPUS; re-running an interrupted build finishes it."""
     from tunewise.retrieval.index import build_index
 
     kwargs = index_kwargs(index_dir, chroma_url, collection, embedder)
     with writing(index_dir, "index build"), progress(transient=True) as bar:
-        counts = build_index(corpus, force=force, chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap,
-                             on_progress=_reporter(bar, "Embedding chunks"), **kwargs)
+        counts = build_index(corpus, force=force, reading=reading, chunk_tokens=chunk_tokens,
+                             chunk_overlap=chunk_overlap, on_progress=_reporter(bar, "Embedding chunks"), **kwargs)
     _render_counts(counts, as_json, "Index built")
 
 
@@ -57,13 +58,14 @@ def build(corpus, index_dir, chroma_url, collection, embedder, chunk_tokens, chu
 @click.argument("corpus", type=click.Path(path_type=Path))
 @location_options
 @json_option
-def update(corpus, index_dir, chroma_url, collection, embedder, as_json):
+@reading_policy
+def update(corpus, index_dir, chroma_url, collection, embedder, as_json, reading):
     """Re-index only the documents of CORPUS that were added or changed; drop deleted ones."""
     from tunewise.retrieval.index import update_index
 
     kwargs = index_kwargs(index_dir, chroma_url, collection, embedder)
     with writing(index_dir, "index update"), progress(transient=True) as bar:
-        counts = update_index(corpus, on_progress=_reporter(bar, "Embedding changes"), **kwargs)
+        counts = update_index(corpus, reading=reading, on_progress=_reporter(bar, "Embedding changes"), **kwargs)
     _render_counts(counts, as_json, "Index updated")
 
 

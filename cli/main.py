@@ -85,16 +85,18 @@ def _version() -> str:
               help="Load pickle (.bin/.pt) weights. Off by default: unpickling can run code; safetensors are always preferred.")
 @click.option("--follow-links", is_flag=True,
               help="Read corpus symlinks that point outside the corpus folder. Off by default: they are skipped and counted.")
-def cli(trust_remote_code: bool, allow_pickle: bool, follow_links: bool) -> None:
+@click.pass_context
+def cli(ctx: click.Context, trust_remote_code: bool, allow_pickle: bool, follow_links: bool) -> None:
     """Should you fine-tune, or is prompting or retrieval enough? Tunewise advises, builds and
     compares the approaches on your own data."""
     from tunewise.core.models import LoadPolicy, set_load_policy, set_offline_mode
+    from tunewise.core.reading import ReadPolicy
 
     set_offline_mode()
     # Passed on explicitly: a tuning run copies it into its config, which launched workers read.
     set_load_policy(LoadPolicy(trust_remote_code=trust_remote_code, allow_pickle=allow_pickle))
-    if follow_links:
-        os.environ["TUNEWISE_FOLLOW_LINKS"] = "1"     # read where corpus files are listed, not at model load
+    # Handed to each command that reads a corpus (`cli.options.reading_policy`), which passes it on.
+    ctx.obj = ReadPolicy(follow_links=follow_links)
     show_library_warnings()
 
 

@@ -4,10 +4,24 @@ from __future__ import annotations
 import click
 
 from tunewise.core.defaults import DEFAULT_GENERATOR
+from tunewise.core.reading import ReadPolicy
 from tunewise.core.schema import ApiModel, ModelRef
 
 force_option = click.option("--force", is_flag=True, help="Overwrite an existing output.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON for scripts.")
+
+
+def reading_policy(func):
+    """Give the command the `ReadPolicy` the global flags chose (`tunewise --follow-links`) as `reading`,
+    to pass explicitly to whatever reads a corpus; the safe default when the command runs on its own."""
+    import functools
+
+    @functools.wraps(func)
+    def with_policy(*args, **kwargs):
+        policy = click.get_current_context().find_object(ReadPolicy)
+        return func(*args, reading=policy if policy is not None else ReadPolicy(), **kwargs)
+
+    return with_policy
 
 
 def writing(out, command: str):

@@ -26,7 +26,7 @@ def pilot_advice(rec, request, budget: str, plan_out: Path | None, force: bool, 
     with progress() as bar:
         report = stage_reporter(bar)
         result = run_pilot(plan.resolve_paths(plan_path.resolve().parent), seconds, rec.profile.answers, report,
-                           eval_source=source)
+                           eval_source=source, reading=request.reading)
     if result.recommendation is not None:
         reasons = [f"pilot: {s}" for s in result.statements + result.crossings]
         plan = plan.model_copy(update={"recommendation": result.recommendation, "reasons": reasons + plan.reasons,

@@ -1,7 +1,7 @@
 """Reading a corpus folder: documents stay inside it, and nothing unreadable is read whole.
 
 Symlinks that resolve outside the folder are skipped (a link to /etc/passwd must not land in an index)
-unless `tunewise --follow-links` allows them; special files, binary files and documents over the size
+unless the reading policy allows them (`ReadPolicy(follow_links=True)`, from `tunewise --follow-links`); special files, binary files and documents over the size
 limit are skipped too. Every skip is counted and reported in one warning line.
 """
 from __future__ import annotations
@@ -13,17 +13,15 @@ from pathlib import Path
 
 from tunewise.core.data import CORPUS_SUFFIXES, Document, _field, check_unique_doc_ids, parse_jsonl
 from tunewise.core.errors import DataError
-from tunewise.core.reading import SNIFF_BYTES, decode, limit_bytes, looks_binary, special_kind, text_lines
+from tunewise.core.reading import (
+    SNIFF_BYTES, ReadPolicy, decode, limit_bytes, looks_binary, special_kind, text_lines,
+)
 
 log = logging.getLogger("tunewise")
 OUTSIDE = "symlink pointing outside the corpus folder"
 
 
-def follow_links_allowed() -> bool:
-    return os.environ.get("TUNEWISE_FOLLOW_LINKS") == "1"
-
-
-def read_corpus(folder: str | Path) -> list[Document]:
+def read_corpus(folder: str | Path, policy: ReadPolicy = ReadPolicy()) -> list[Document]:
     """Every .txt/.md document (and each `text` record of .jsonl files) under `folder`, sorted by path."""
     folder = Path(folder)
     if not folder.exists():
@@ -32,7 +30,7 @@ def read_corpus(folder: str | Path) -> list[Document]:
         raise DataError(folder, "is a file; a corpus is a folder of .txt, .md or .jsonl documents")
     skipped: Counter[str] = Counter()
     examples: dict[str, str] = {}
-    files = corpus_files(folder, follow_links_allowed(), skipped, examples)
+    files = corpus_files(folder, policy.follow_links, skipped, examples)
     if not files and not skipped:
         raise DataError(folder, "no .txt, .md or .jsonl documents found")
     documents: list[Document] = []

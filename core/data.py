@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from tunewise.core.errors import DataError
-from tunewise.core.reading import SNIFF_BYTES, decode, deep_nesting_line, limit_bytes, looks_binary, read_capped, text_lines
+from tunewise.core.reading import (
+    SNIFF_BYTES, ReadPolicy, decode, deep_nesting_line, limit_bytes, looks_binary, read_capped, text_lines,
+)
 
 # format -> (required fields, optional fields); detection tries them in this order.
 SHAPES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -260,11 +262,11 @@ def check_eval_labels(train: Dataset, evaluation: Dataset) -> None:
             )
 
 
-def load_corpus(folder: str | Path) -> list[Document]:
-    """Every document under the corpus `folder` (see `core.corpus.read_corpus`)."""
+def load_corpus(folder: str | Path, policy: ReadPolicy = ReadPolicy()) -> list[Document]:
+    """Every document under the corpus `folder`, read under `policy` (see `core.corpus.read_corpus`)."""
     from tunewise.core.corpus import read_corpus
 
-    return read_corpus(folder)
+    return read_corpus(folder, policy)
 
 
 def check_unique_doc_ids(folder: Path, documents: list[Document]) -> None:

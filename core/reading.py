@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -22,6 +23,14 @@ SCAN_BLOCK = 1 << 20
 BINARY_MAGIC = (b"%PDF-", b"PK\x03\x04", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"\x7fELF", b"\x1f\x8b")
 _KINDS = ((stat.S_ISFIFO, "named pipe (FIFO)"), (stat.S_ISCHR, "character device"),
           (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket"))
+
+
+@dataclass(frozen=True)
+class ReadPolicy:
+    """The user's choices for reading a corpus, passed explicitly from the command that reads it
+    (`tunewise --follow-links ...`) down to `core.corpus.read_corpus`; safe by default."""
+
+    follow_links: bool = False   # read symlinks that resolve outside the corpus folder
 
 
 def limit_bytes(kind: str) -> int:

@@ -35,6 +35,7 @@ from tunewise.core.data import Example, load_corpus, load_dataset
 from tunewise.core.errors import ConfigError
 from tunewise.core.files import app_home
 from tunewise.core.ledger import Ledger, MeasuredRun
+from tunewise.core.reading import ReadPolicy
 from tunewise.core.schema import Plan
 from tunewise.eval import pilot_plan, pilot_predict, pilot_sample, pilot_train
 from tunewise.eval.pilot_records import PilotPoint, PilotPrediction, PilotResult, rank_predictions, separation_statements
@@ -53,10 +54,11 @@ class Pilot:
 
     def __init__(self, plan: Plan, budget_s: float, answers=None, progress: Progress | None = None,
                  sample_size: int | None = None, work: Path | None = None, max_new_tokens: int = 16,
-                 eval_source: str = "eval set"):
+                 eval_source: str = "eval set", reading: ReadPolicy = ReadPolicy()):
         from tunewise.eval.runner import approach_names
 
         self.plan, self.budget_s, self.answers = plan, budget_s, answers
+        self.reading = reading   # how the corpus is read (`tunewise --follow-links`)
         self.report = progress or (lambda stage, done, total: None)
         self.started = time.monotonic()
         self.train = load_dataset(plan.train)
@@ -120,7 +122,7 @@ class Pilot:
     def _measure(self) -> None:
         from tunewise.eval.workspace import Workspace
 
-        corpus = load_corpus(self.plan.corpus) if self.plan.corpus else None
+        corpus = load_corpus(self.plan.corpus, self.reading) if self.plan.corpus else None
         ws = Workspace(self.plan, self.train, corpus, self.work, self.max_new_tokens, self.progress, _device())
         in_context = [n for n in self.names if not is_tuned(n)]
         systems = {}
@@ -329,6 +331,7 @@ def _device():
 
 
 def run_pilot(plan: Plan, budget_s: float, answers=None, progress: Progress | None = None,
-              sample_size: int | None = None, eval_source: str = "eval set") -> PilotResult:
+              sample_size: int | None = None, eval_source: str = "eval set",
+              reading: ReadPolicy = ReadPolicy()) -> PilotResult:
     """Measure the plan's approaches inside `budget_s` seconds and predict each at full scale."""
-    return Pilot(plan, budget_s, answers, progress, sample_size, eval_source=eval_source).run()
+    return Pilot(plan, budget_s, answers, progress, sample_size, eval_source=eval_source, reading=reading).run()

@@ -27,6 +27,7 @@ from tunewise.core.device import rss_mb
 from tunewise.core.errors import ConfigError, DataError, DeviceError, OutputExistsError
 from tunewise.core.files import check_apart, claim_output, mark_output, read_json, write_json
 from tunewise.core.outputs import plan_inputs
+from tunewise.core.reading import ReadPolicy
 from tunewise.core.results import ApproachResult, Comparison, PredictionRow
 from tunewise.eval.failures import check_any_finished, run_or_record_failure
 from tunewise.core.schema import Plan
@@ -58,8 +59,10 @@ def load_plan(path: str | Path, overrides: Sequence[str] = ()) -> Plan:
     return load_config(Plan, path, overrides).resolve_paths(path.parent.resolve())
 
 
-def validate(plan_path: str | Path, only: Sequence[str] | None = None, overrides: Sequence[str] = ()) -> Inputs:
-    """Everything that can be wrong with a plan is found here, before anything is written."""
+def validate(plan_path: str | Path, only: Sequence[str] | None = None, overrides: Sequence[str] = (),
+             reading: ReadPolicy = ReadPolicy()) -> Inputs:
+    """Everything that can be wrong with a plan is found here, before anything is written; the corpus
+    snapshots are read under `reading`."""
     plan = load_plan(plan_path, overrides)
     names = approach_names(plan, only)
     train = load_dataset(plan.train)
@@ -71,11 +74,11 @@ def validate(plan_path: str | Path, only: Sequence[str] | None = None, overrides
         from tunewise.core.models import api_key
 
         api_key(plan.api_model)
-    corpus = load_corpus(plan.corpus) if plan.corpus else None
+    corpus = load_corpus(plan.corpus, reading) if plan.corpus else None
     drift_check = plan.corpus_next is not None and plan.eval_next is not None and corpus is not None
     examples = list(evaluation.examples[: plan.limit_eval])
     return Inputs(plan, names, train, examples, corpus,
-                  load_corpus(plan.corpus_next) if drift_check else None,
+                  load_corpus(plan.corpus_next, reading) if drift_check else None,
                   list(load_dataset(plan.eval_next).examples) if drift_check else None)
 
 
@@ -143,12 +146,13 @@ def prepare_output(out: Path, plan: Plan, settings: dict, force: bool) -> None:
 
 def run_compare(plan_path: str | Path, out: str | Path, force: bool = False, only: Sequence[str] | None = None,
                 max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, progress: Progress | None = None,
-                overrides: Sequence[str] = ()) -> Comparison:
-    """Run (or resume) the comparison and write results.json, report.md and report.html into `out`."""
+                overrides: Sequence[str] = (), reading: ReadPolicy = ReadPolicy()) -> Comparison:
+    """Run (or resume) the comparison and write results.json, report.md and report.html into `out`; the
+    rag approaches index the corpus as read under `reading`."""
     from tunewise.eval.evidence import judge_comparison
     from tunewise.eval.report import assemble_results, write_report
 
-    inputs = validate(plan_path, only, overrides)
+    inputs = validate(plan_path, only, overrides, reading)
     out = Path(out)
     check_apart(out, [plan_path, *plan_inputs(inputs.plan)])
     prepare_output(out, inputs.plan, {"max_new_tokens": max_new_tokens}, force)

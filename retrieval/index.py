@@ -6,6 +6,13 @@ embeds only added or changed documents, removes the chunks of deleted ones, and 
 update is completed by running it again: chunks already stored are skipped, stale ones removed, and no
 id can be stored twice. Chroma writes each batch in one transaction, so a killed run leaves an index that
 opens.
+
+Why not LangChain's indexing API (`index()` with a `SQLRecordManager`, issue 12): its ledger is a second
+store beside Chroma, written after the vectors. A kill between the two leaves chunks in Chroma that no
+record names; if the document changes again before the rerun, nothing ever deletes them and stale text
+is retrieved for good (bench/index_crash.py, scenario 4; bench/RESULTS.md). `cleanup="incremental"` also
+never drops deleted documents. Here the ledger is the collection, so one write updates both, and a
+Chroma server shared by several clients needs no shared record database.
 """
 from __future__ import annotations
 
@@ -20,6 +27,7 @@ from tunewise.core.defaults import CHUNK_OVERLAP, CHUNK_TOKENS, DEFAULT_EMBEDDER
 from tunewise.core.data import Document
 from tunewise.core.errors import DataError, TunewiseError, os_error_line
 from tunewise.core.files import OUTPUT_MARKER, check_apart, mark_output
+from tunewise.core.reading import ReadPolicy
 from tunewise.retrieval.embeddings import Embedder
 from tunewise.retrieval.ingest import SPECIAL_TOKENS, Chunk, Splitter, document_hash, load_documents
 
@@ -27,6 +35,10 @@ DEFAULT_COLLECTION = "tunewise"
 SQLITE_FILE = "chroma.sqlite3"
 READ_PAGE = 5000
 DELETE_BATCH = 1000
+# Chroma's own small tables, read when a client starts: when one of them is damaged its Rust core panics,
+# printing a backtrace to stderr before Python sees the error. Checked first (a few pages, whatever the index size).
+SYSTEM_TABLES = ("migrations", "tenants", "databases", "collections", "collection_metadata", "segments",
+                 "segment_metadata", "maintenance_log", "max_seq_id", "embeddings_queue_config", "acquire_write")
 FULL_DISK_BYTES = 4 * 2**20   # less free space than this when a write fails: the disk is full
 WRITE_BATCHES = 4        # embedder batches per stored batch: fewer, larger writes, still fine-grained progress
 
@@ -120,6 +132,7 @@ def open_client(path: str | Path | None = None, url: str | None = None, create: 
         raise IndexStoreError("give an index folder (--index DIR) or a Chroma server (--chroma-url URL)")
     path = Path(path)
     _check_index_folder(path, create)
+    _check_system_tables(path)
     try:
         return chromadb.PersistentClient(path=str(path), settings=settings)
     except BaseException as exc:
@@ -139,6 +152,28 @@ def _check_index_folder(path: Path, create: bool) -> None:
         raise IndexStoreError(f"{path}: no index here; run `tunewise index build CORPUS --index {path}` first")
     if create and not holds_index and path.exists() and any(p.name != OUTPUT_MARKER for p in path.iterdir()):
         raise IndexStoreError(f"{path}: folder is not empty and holds no index; choose a new or empty folder")
+
+
+def _check_system_tables(path: Path) -> None:
+    """Name a damaged index before Chroma opens it (see SYSTEM_TABLES): SQLite's own check of those tables.
+    A database that is busy or cannot be opened is left for Chroma to report."""
+    import sqlite3
+    from contextlib import closing
+
+    file = path / SQLITE_FILE
+    if not file.exists():
+        return
+    try:
+        with closing(sqlite3.connect(f"{file.resolve().as_uri()}?mode=rw", uri=True, timeout=2)) as db:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            for table in (t for t in SYSTEM_TABLES if t in tables):
+                problem = db.execute(f"PRAGMA quick_check({table})").fetchone()[0]
+                if problem != "ok":
+                    raise sqlite3.DatabaseError(f"table {table}: {problem}")
+    except sqlite3.OperationalError:
+        return
+    except sqlite3.DatabaseError as exc:
+        raise damaged(path, str(path), exc) from None
 
 
 class ChromaIndex:
@@ -340,24 +375,25 @@ def open_index(path: str | Path | None = None, url: str | None = None, collectio
     return ChromaIndex(model, client, collection, where=where, path=None if url else path, **kwargs)
 
 
-def build_index(corpus: str | Path, force: bool = False, **kwargs) -> dict[str, int]:
-    """`tunewise index build`: the corpus is read and checked before anything is opened or written."""
-    documents = _corpus(corpus, kwargs.get("path"))
+def build_index(corpus: str | Path, force: bool = False, reading: ReadPolicy = ReadPolicy(), **kwargs) -> dict[str, int]:
+    """`tunewise index build`: the corpus is read (under `reading`) and checked before anything is opened
+    or written."""
+    documents = _corpus(corpus, kwargs.get("path"), reading)
     index = open_index(create=True, **kwargs)
     if kwargs.get("path") is not None:
         mark_output(kwargs["path"], "index build")
     return index.build(documents, force=force)
 
 
-def update_index(corpus: str | Path, **kwargs) -> dict[str, int]:
-    documents = _corpus(corpus, kwargs.get("path"))
+def update_index(corpus: str | Path, reading: ReadPolicy = ReadPolicy(), **kwargs) -> dict[str, int]:
+    documents = _corpus(corpus, kwargs.get("path"), reading)
     return open_index(**kwargs).update(documents)
 
 
-def _corpus(folder: str | Path, index_dir: str | Path | None) -> list[Document]:
+def _corpus(folder: str | Path, index_dir: str | Path | None, reading: ReadPolicy) -> list[Document]:
     if index_dir is not None:
         check_apart(index_dir, [folder])
-    documents = load_documents(folder)
+    documents = load_documents(folder, reading)
     if not documents:
         raise DataError(folder, "every document is empty; there is no text to index")
     return documents

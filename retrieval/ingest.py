@@ -12,6 +12,7 @@ from typing import Callable, Iterable
 from tunewise.core.defaults import CHUNK_OVERLAP, CHUNK_TOKENS
 from tunewise.core.data import Document, load_corpus, text_sha256
 from tunewise.core.errors import ConfigError
+from tunewise.core.reading import ReadPolicy
 
 SPECIAL_TOKENS = 2
 
@@ -84,6 +85,6 @@ class Splitter:
         return chunks
 
 
-def load_documents(folder: str | Path) -> list[Document]:
+def load_documents(folder: str | Path, policy: ReadPolicy = ReadPolicy()) -> list[Document]:
     """The corpus under `folder` (see `core.data.load_corpus`); empty documents carry nothing to index."""
-    return [doc for doc in load_corpus(folder) if doc.text.strip()]
+    return [doc for doc in load_corpus(folder, policy) if doc.text.strip()]

@@ -61,7 +61,6 @@ def _isolated(tmp_path_factory, monkeypatch, shared_model_cache):
     monkeypatch.setenv("TUNEWISE_MODELS", str(shared_model_cache))
     # The CLI's opt-in flags set the process's load policy; monkeypatch restores the safe default after each test.
     monkeypatch.setattr("tunewise.core.models._process_policy", LoadPolicy())
-    monkeypatch.setenv("TUNEWISE_FOLLOW_LINKS", "0")
     monkeypatch.setattr(socket.socket, "connect", _guarded(_real_connect))
     monkeypatch.setattr(socket.socket, "connect_ex", _guarded(_real_connect_ex))
     yield home

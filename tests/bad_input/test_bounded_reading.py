@@ -10,6 +10,7 @@ import pytest
 from tests.fakes import assert_clean_failure, invoke, write_jsonl
 from tunewise.core.data import load_corpus, load_dataset
 from tunewise.core.errors import DataError
+from tunewise.core.reading import ReadPolicy
 
 ROWS = [{"text": f"t{i}", "label": "ab"[i % 2]} for i in range(4)]
 
@@ -130,6 +131,67 @@ def test_follow_links_reads_them_when_asked(tmp_path, corpus):
     (corpus / "passwd.txt").symlink_to(tmp_path / "secret" / "passwd")
     count, warnings = _assess_corpus(tmp_path, corpus, "--follow-links")
     assert count == 2 and warnings == []
+
+
+def test_only_an_explicit_policy_follows_links_not_the_environment(tmp_path, corpus, monkeypatch):
+    """The old side channel (TUNEWISE_FOLLOW_LINKS) is gone: the policy is an argument, safe by default."""
+    monkeypatch.setenv("TUNEWISE_FOLLOW_LINKS", "1")
+    (corpus / "passwd.txt").symlink_to(tmp_path / "secret" / "passwd")
+    assert [d.id for d in load_corpus(corpus)] == ["a.md"]
+    assert [d.id for d in load_corpus(corpus, ReadPolicy(follow_links=True))] == ["a.md", "passwd.txt"]
+    count, warnings = _assess_corpus(tmp_path, corpus)
+    assert count == 1 and "skipped 1 file(s)" in warnings[0]
+
+
+@pytest.fixture(scope="module")
+def tiny_embedder(tmp_path_factory):
+    from tests.fakes import build_tiny_embedder
+
+    return build_tiny_embedder(tmp_path_factory.mktemp("emb") / "tiny-embedder")
+
+
+def _indexed_documents(tmp_path, corpus, embedder, *flags):
+    index = ["--index", str(tmp_path / "index"), "--embedder", str(embedder), "--json"]
+    built = invoke([*flags, "index", "build", str(corpus), *index])
+    assert built.exit_code == 0, built.output
+    (corpus / "b.md").write_text("beta")
+    updated = invoke([*flags, "index", "update", str(corpus), *index])
+    assert updated.exit_code == 0, updated.output
+    counts = [json.loads(r.output[r.output.index("{"):]) for r in (built, updated)]
+    return counts[0]["added"], counts[1]["added"] + counts[1]["unchanged"]
+
+
+@pytest.mark.parametrize("flags, documents", [((), (1, 2)), (("--follow-links",), (2, 3))])
+def test_follow_links_reaches_index_build_and_update_explicitly(tmp_path, corpus, tiny_embedder, flags, documents):
+    (corpus / "passwd.txt").symlink_to(tmp_path / "secret" / "passwd")
+    assert _indexed_documents(tmp_path, corpus, tiny_embedder, *flags) == documents
+    assert "TUNEWISE_FOLLOW_LINKS" not in os.environ
+
+
+@pytest.mark.parametrize("flags, documents", [((), 1), (("--follow-links",), 2)])
+def test_follow_links_reaches_advise_explicitly(tmp_path, corpus, flags, documents):
+    (corpus / "passwd.txt").symlink_to(tmp_path / "secret" / "passwd")
+    result = invoke([*flags, "advise", "--task", "qa", "--corpus", str(corpus), "--json"])
+    assert result.exit_code == 0, result.output
+    profile = json.loads(result.output[result.output.index("{"):result.output.rindex("}") + 1])["profile"]
+    assert profile["corpus"]["documents"] == documents
+    assert "TUNEWISE_FOLLOW_LINKS" not in os.environ
+
+
+def test_follow_links_reaches_compare_explicitly(tmp_path):
+    """A plan whose corpus is only a link out of it: refused without the flag; with it, the corpus reads
+    and compare stops at its next check (an --out holding the plan), before any model loads."""
+    from tests.component.test_eval_runner import write_plan
+
+    plan = write_plan(tmp_path / "run", tmp_path / "unused-model", approaches=["rag"], corpus="linked")
+    (tmp_path / "run" / "linked").mkdir()
+    (tmp_path / "run" / "linked" / "fares.md").symlink_to(next((tmp_path / "run" / "docs").iterdir()))
+    refused = invoke(["compare", str(plan), "--out", str(tmp_path / "run")])
+    assert_clean_failure(refused, "linked", "every one was skipped")
+    followed = invoke(["--follow-links", "compare", str(plan), "--out", str(tmp_path / "run")])
+    assert_clean_failure(followed, str(tmp_path / "run"))
+    assert "skipped" not in followed.output
+    assert "TUNEWISE_FOLLOW_LINKS" not in os.environ
 
 
 def test_binary_huge_and_special_documents_are_skipped_and_counted(tmp_path, corpus, monkeypatch):

@@ -2,6 +2,8 @@
 and what to do, never a crash, and nothing else touched."""
 import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -40,6 +42,26 @@ def test_damaged_index_sqlite_is_named(built_index, tmp_path, damage, command):
     args = [a.format(docs=root / "docs", qa=qa) for a in command]
     result = invoke([*args, "--index", str(index), "--embedder", str(embedder)])
     assert_clean_failure(result, str(index / "chroma.sqlite3"), "the index is damaged", "index build")
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_damaged_index_stderr_is_one_error_line(built_index, tmp_path, damage):
+    """Seen from a shell: Chroma's Rust core prints a panic and backtrace straight to stderr on some damage
+    (scrambled system tables), which CliRunner cannot see; the index is checked before Chroma opens it."""
+    root, embedder = built_index
+    index = tmp_path / "index"
+    shutil.copytree(root / "index", index)
+    DAMAGE[damage](index / "chroma.sqlite3")
+    run = subprocess.run([sys.executable, "-m", "tunewise.cli.main", "index", "info", "--index", str(index),
+                          "--embedder", str(embedder)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines() == [
+        f"Error: {index / 'chroma.sqlite3'}: the index is damaged ({REASON[damage]}); move {index} away and run "
+        "`tunewise index build` again"]
+
+
+REASON = {"truncated": "database disk image is malformed", "empty": "the file is empty",
+          "overwritten header": "file is not a database", "scrambled pages": "database disk image is malformed"}
 
 
 @pytest.fixture(scope="module")

@@ -129,6 +129,22 @@ def test_killed_run_leaves_an_index_that_reopens_and_completes(tmp_path, embedde
     assert open_index(embedder, tmp_path / "index").info()["complete"] is True
 
 
+def test_killed_update_then_edited_again_leaves_no_stale_chunks(tmp_path, embedder):
+    """The case that keeps our ledger over LangChain's `index()` with a SQL record manager (bench/RESULTS.md):
+    the chunks a killed update stored belong to a version of the documents that is gone by the rerun.
+    They carry their document's id inside the index, so the rerun finds and removes them."""
+    corpus = write_corpus(tmp_path / "docs")
+    open_index(embedder, tmp_path / "index", create=True).build(load_corpus(corpus))
+    for version in ("v2", "v3"):
+        for i in range(4):
+            (corpus / f"doc{i}.txt").write_text(f"Changed {i} {version}. " + " ".join(WORDS * 3))
+        if version == "v2":
+            run_killed(embedder, tmp_path / "index", corpus, "update")
+    open_index(embedder, tmp_path / "index").update(load_corpus(corpus))
+    open_index(embedder, tmp_path / "reference", create=True).build(load_corpus(corpus))
+    assert sorted(stored_ids(tmp_path / "index")) == sorted(stored_ids(tmp_path / "reference"))
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
