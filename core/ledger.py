@@ -98,6 +98,17 @@ def ledger_path() -> Path:
     return app_home() / LEDGER_NAME
 
 
+def _create_schema(conn: sqlite3.Connection) -> None:
+    """Every table and the version row in one transaction, so no process ever sees half a schema; a
+    second process creating the ledger at the same moment waits for the first, then finds it done."""
+    conn.execute("BEGIN IMMEDIATE")
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'schema_version'").fetchone() is None:
+        for statement in filter(str.strip, SCHEMA.split(";")):
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+    conn.commit()
+
+
 class Ledger:
     """Open (creating if absent) and check the ledger; `append_*` each commit one transaction."""
 
@@ -112,16 +123,13 @@ class Ledger:
         return conn
 
     def _check(self) -> None:
-        fresh = not self.path.exists() or self.path.stat().st_size == 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with closing(self._connect()) as conn, conn:
-                if fresh:
-                    conn.executescript(SCHEMA)
-                    conn.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
-                    return
+            with closing(self._connect()) as conn:
                 if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
                     raise sqlite3.DatabaseError("quick_check failed")
+                if conn.execute("SELECT 1 FROM sqlite_master").fetchone() is None:
+                    _create_schema(conn)  # new, or another process is creating it right now
                 row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"{self.path} is not a readable Tunewise ledger ({exc}); it was left as it is: "

@@ -91,3 +91,18 @@ def test_history_lists_filters_and_reports_the_advisor(_isolated):
     assert data["advisor"]["without_pilot"] == {"comparisons": 1, "matched": 0}
     text = " ".join(invoke(["history"]).output.split())      # rich wraps at the terminal's width
     assert "lora" in text and "in 0 of 1 comparisons" in text
+
+
+def test_processes_opening_a_new_ledger_at_once_all_see_a_whole_schema(tmp_path):
+    """Readers that open the ledger while another process creates it never see half a schema."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "ledger.sqlite"
+    code = ("import sys; from tunewise.core.ledger import Ledger; "
+            "[Ledger(sys.argv[1]) for _ in range(20)]; print('ok')")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(6)]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [out.strip() for out, _ in results] == ["ok"] * 6, [err for _, err in results]
+    assert Ledger(path).runs() == []
