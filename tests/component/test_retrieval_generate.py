@@ -64,6 +64,8 @@ def test_loglikelihood_matches_a_direct_computation(local):
 def test_peft_adapter_is_loaded_on_top(tmp_path, tiny_model, local):
     from peft import LoraConfig, PeftModel, get_peft_model
 
+    from tunewise.retrieval.scoring import score_by_full_passes
+
     import torch
 
     from tunewise.retrieval.generate import make_generator
@@ -72,8 +74,16 @@ def test_peft_adapter_is_loaded_on_top(tmp_path, tiny_model, local):
     peft_model = get_peft_model(local.model, LoraConfig(r=2, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
     peft_model.save_pretrained(tmp_path / "adapter")
     peft_model.unload()  # give the shared fixture its plain model back
-    adapted = make_generator(str(tiny_model), adapter=tmp_path / "adapter")
-    assert isinstance(adapted.model, PeftModel)
+    from tunewise.core.device import choose_device
+
+    adapted = make_generator(str(tiny_model), adapter=tmp_path / "adapter", device=choose_device("cpu", "fp32"))
+    assert not isinstance(adapted.model, PeftModel)  # a LoRA adapter is merged for answering
+    unmerged = PeftModel.from_pretrained(make_generator(str(tiny_model), device=choose_device("cpu", "fp32")).model,
+                                         tmp_path / "adapter")
+    expected = score_by_full_passes(unmerged, local._ids(local.render(CONV)),
+                                    [local._reply_ids(CONV, local._ids(local.render(CONV)), "positive")],
+                                    local.tokenizer.pad_token_id)[0][0]
+    assert adapted.loglikelihood(CONV, ["positive"])[0][0] == pytest.approx(expected, abs=1e-4)
     assert adapted.loglikelihood(CONV, ["positive"]) != local.loglikelihood(CONV, ["positive"])
 
 
