@@ -2,8 +2,8 @@
 and peak memory per method, on the bundled SmolLM2-135M. Run: `.venv/bin/python -m bench.tuning`.
 
 The throughput runs train the same model, data, LoRA config, batch size and number of steps in this
-process, one after the other: tunewise (padding-free rows, logits only at response positions,
-length-grouped order), plain Trainer + peft with transformers' pad-to-longest collator (realistic) and
+process, one after the other: tunewise (length-grouped padded batches, logits only at response
+positions, the default precision, and again in fp32), plain Trainer + peft with transformers' pad-to-longest collator (realistic) and
 padded to max-seq-len (padding-heavy), and TRL's SFTTrainer (completion-only loss, padding-free).
 The memory runs each start a fresh `tunewise tune` process, so each peak RSS belongs to one run alone.
 """
@@ -85,7 +85,7 @@ def trl_sft(examples: list[dict], tokenizer, out: Path, steps: int, batch: int, 
                      use_cpu=True, report_to="none", save_strategy="no", disable_tqdm=True, logging_steps=10_000,
                      seed=0, padding_free=True, completion_only_loss=True, max_length=None)  # examples are truncated
     trainer = SFTTrainer(model=base, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
-                         peft_config=LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear",
+                         peft_config=LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules="all-linear",
                                                 task_type="CAUSAL_LM"))
     counter = CountingCollator(trainer.data_collator)
     trainer.data_collator = counter
@@ -121,7 +121,7 @@ def plain_trainer_peft(examples: list[dict], collator, out: Path, steps: int, ba
     from tunewise.core.models import load_causal_lm
 
     base, _ = load_causal_lm(MODEL)
-    peft_model = get_peft_model(base, LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05,
+    peft_model = get_peft_model(base, LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0,
                                                  target_modules="all-linear", task_type="CAUSAL_LM"))
     args = TrainingArguments(output_dir=str(out), per_device_train_batch_size=batch, max_steps=steps,
                              learning_rate=2e-4, use_cpu=True, report_to="none", save_strategy="no",
@@ -134,9 +134,9 @@ def plain_trainer_peft(examples: list[dict], collator, out: Path, steps: int, ba
 
 
 METHOD_FLAGS = {
-    "lora": [], "lora (dropout 0)": ["lora_dropout=0"],
+    "lora": [], "lora (dropout 0.05)": ["lora_dropout=0.05"],
     "lora (gradient checkpointing)": ["gradient_checkpointing=true"],
-    "lora (no packing)": ["packing=false"], "lora (fp32)": ["--precision", "fp32"],
+    "lora (packing)": ["packing=true"], "lora (fp32)": ["--precision", "fp32"],
     "full": ["--lr", "2e-5"], "full (fp32)": ["--lr", "2e-5", "--precision", "fp32"],
     "full (gradient checkpointing)": ["--lr", "2e-5", "gradient_checkpointing=true"],
     "full (top 4 layers)": ["--lr", "2e-5", "--train-top-layers", "4"],
@@ -165,7 +165,7 @@ def memory(sft: Path, cls: Path, out: Path, steps: int, batch: int, seq: int, na
     return results
 
 
-ROWS = {"ours": "tunewise (padding-free, logits at response positions, length-grouped; default precision)",
+ROWS = {"ours": "tunewise (length-grouped padded batches, logits at response positions; default precision)",
         "ours_fp32": "tunewise, the same in fp32",
         "longest": "plain Trainer + peft, pad to longest in batch (realistic)",
         "padded": "plain Trainer + peft, padded to max-seq-len (padding-heavy)",

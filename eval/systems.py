@@ -109,10 +109,10 @@ class ClassifierSystem:
         out = []
         for example in examples:
             started = time.perf_counter()
-            label = self.classifier.predict([example.prompt])[0]
+            label, confidence = self.classifier.predict_with_confidence([example.prompt])[0]
             latency = (time.perf_counter() - started) * 1000
             tokens = len(self.classifier.tokenizer(example.prompt, add_special_tokens=False)["input_ids"])
-            out.append(Prediction(label, round(latency, 2), tokens))
+            out.append(Prediction(label, round(latency, 2), tokens, confidence=round(confidence, 6)))
         return out
 
     def reference_logprobs(self, examples: Sequence[Example]) -> None:

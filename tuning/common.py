@@ -79,14 +79,16 @@ def warmup_steps(cfg: TuneConfig, train_examples: int, world_size: int = 1) -> i
 
 
 def make_collator(ctx: Context, tokenizer):
-    """Padding-free batches with the loss on response positions only, where the model allows it:
-    causal-LM tuning with LoRA or full weights. Prompt tuning prepends virtual tokens (peft ignores
-    position ids there) and classifiers read one position, so those pad each batch to its longest."""
-    from tunewise.tuning.packing import PackedCollator, response_loss
+    """The loss on response positions only, where the model allows it: causal-LM tuning with LoRA or
+    full weights, in padded batches or (`packing`) padding-free rows. Prompt tuning prepends virtual
+    tokens (they shift the positions) and classifiers read one position: plain padded batches."""
+    from tunewise.tuning.packing import PackedCollator, ResponsePadCollator, response_loss
 
-    if ctx.config.packing and ctx.task == "sft" and ctx.config.method != "prompt-tuning":
+    if ctx.task != "sft" or ctx.config.method == "prompt-tuning":
+        return PadCollator(tokenizer.pad_token_id), None
+    if ctx.config.packing:
         return PackedCollator(), response_loss
-    return PadCollator(tokenizer.pad_token_id), None
+    return ResponsePadCollator(tokenizer.pad_token_id), response_loss
 
 
 def train(ctx: Context, model, tokenizer, progress: Callable | None = None, args=None):

@@ -82,15 +82,20 @@ class Classifier:
         self.max_seq_len = max_seq_len
 
     def predict(self, texts: list[str], batch_size: int = 16) -> list[str]:
+        return [label for label, _ in self.predict_with_confidence(texts, batch_size)]
+
+    def predict_with_confidence(self, texts: list[str], batch_size: int = 16) -> list[tuple[str, float]]:
+        """Each text's label and that label's softmax probability over the label set (a router feature)."""
         import torch
 
-        out: list[str] = []
+        out: list[tuple[str, float]] = []
         for i in range(0, len(texts), batch_size):
             batch = self.tokenizer(texts[i:i + batch_size], add_special_tokens=False, truncation=True,
                                    max_length=self.max_seq_len, padding=True, return_tensors="pt")
             with torch.no_grad():
-                logits = self.model(**batch.to(self.model.device)).logits
-            out.extend(self.labels[j] for j in logits.argmax(-1).tolist())
+                probs = self.model(**batch.to(self.model.device)).logits.float().softmax(-1)
+            best = probs.argmax(-1).tolist()
+            out.extend((self.labels[j], float(probs[row, j])) for row, j in enumerate(best))
         return out
 
 

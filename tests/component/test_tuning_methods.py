@@ -89,6 +89,9 @@ def test_classifiers_predict_labels(tiny_model, cls_data, tmp_path, method):
     classifier = load_classifier(out)
     assert classifier.labels == ["billing", "technical"]
     assert classifier.predict(["Refunds are processed 99", "the payment system is down 99"]) == ["billing", "technical"]
+    scored = classifier.predict_with_confidence(["Refunds are processed 99", "the payment system is down 99"])
+    assert [label for label, _ in scored] == ["billing", "technical"]
+    assert all(0.5 < confidence <= 1.0 for _, confidence in scored)  # the chosen one of two labels
 
 
 def test_head_leaves_the_base_untouched(tiny_model, cls_data, tmp_path):

@@ -1,5 +1,6 @@
-"""Padding-free batches and the response-only loss give the padded path's loss and gradients on the
-tiny real model (LoRA and full weights); warmup is a whole number of steps from the ratio."""
+"""Padding-free rows and padded batches with logits only at response positions give the full-logits
+padded loss and gradients on the tiny real model (LoRA and full weights); warmup is a whole number of
+steps from the ratio."""
 from __future__ import annotations
 
 import pytest
@@ -7,7 +8,7 @@ import pytest
 from tests.fakes import write_jsonl
 from tunewise.core.data import load_dataset
 from tunewise.tuning.examples import PadCollator, encode_sft
-from tunewise.tuning.packing import PackedCollator, response_loss
+from tunewise.tuning.packing import PackedCollator, ResponsePadCollator, response_loss
 
 ROWS = [{"prompt": "What is the capital of France?", "completion": "Paris is the capital of France."},
         {"prompt": "hello world this is a tiny tokenizer", "completion": "positive"},
@@ -55,6 +56,24 @@ def test_packed_loss_and_gradients_equal_the_padded_batch(tiny_model, examples, 
     assert len(packed["logits_to_keep"]) == sum(x != -100 for f in features for x in f["labels"])
     outputs = model(**packed)
     assert outputs.logits.shape[1] == len(packed["logits_to_keep"])  # logits only where the loss reads
+    got, grads = _loss_and_grads(model, response_loss(outputs, labels))
+    assert got == pytest.approx(expected, abs=1e-5)
+    assert grads.keys() == expected_grads.keys() and grads
+    for name, grad in grads.items():
+        assert (grad - expected_grads[name]).abs().max() < 1e-5, name
+
+
+@pytest.mark.parametrize("lora", [True, False])
+def test_padded_batch_with_response_logits_equals_the_full_logits_loss(tiny_model, examples, lora):
+    features, tokenizer = examples
+    model = _model(tiny_model, lora)
+    expected, expected_grads = _loss_and_grads(model, model(**PadCollator(tokenizer.pad_token_id)(features)).loss)
+    batch = ResponsePadCollator(tokenizer.pad_token_id)(features)
+    labels = batch.pop("labels")
+    width = batch["input_ids"].shape[1]
+    assert 0 < len(batch["logits_to_keep"]) < width - 1  # prompt positions are not scored
+    outputs = model(**batch)
+    assert outputs.logits.shape[:2] == (len(features), len(batch["logits_to_keep"]))
     got, grads = _loss_and_grads(model, response_loss(outputs, labels))
     assert got == pytest.approx(expected, abs=1e-5)
     assert grads.keys() == expected_grads.keys() and grads
