@@ -147,9 +147,10 @@ def lora_params(shape: ModelShape, r: int = LORA_R) -> float:
     return r * LORA_LINEAR_WIDTH * shape.hidden * shape.layers
 
 
-def activation_bytes(shape: ModelShape, seq: int, batch: int, hw: Hardware, checkpointing: bool = False) -> float:
-    """Saved activations of one training step (see the module docstring)."""
-    width = 4 if hw.precision == "fp32" else 2
+def activation_bytes(shape: ModelShape, seq: int, batch: int, hw: Hardware, checkpointing: bool = False,
+                     precision: str | None = None) -> float:
+    """Saved activations of one training step (see the module docstring), 16-bit under mixed precision."""
+    width = 4 if (precision or hw.precision) == "fp32" else 2
     per_layer = seq * batch * shape.hidden * ACTIVATION_BYTES * width / 2
     if hw.kind == "cpu":
         per_layer += 5 * shape.heads * seq * seq * batch * width / 2
@@ -168,19 +169,20 @@ def training_memory_gb(method: str, shape: ModelShape, seq: int, batch: int, hw:
     weight_bytes = 4 if precision == "fp32" else 2
     runtime = RUNTIME_GIB[hw.kind] * GIB
     if method == "full":
-        acts = activation_bytes(shape, seq, batch, hw, checkpointing)
+        acts = activation_bytes(shape, seq, batch, hw, checkpointing, precision)
         return (p * FULL_STATE_BYTES[precision] + acts + runtime) / GIB
     if method == "dpo":      # LoRA's states; chosen and rejected make the batch twice as long
         return training_memory_gb("lora", shape, seq, 2 * batch, hw, precision, checkpointing)
     if method == "lora":
         states = lora_params(shape) * 16
-        return (p * weight_bytes + states + activation_bytes(shape, seq, batch, hw, checkpointing) + runtime) / GIB
+        return (p * weight_bytes + states + activation_bytes(shape, seq, batch, hw, checkpointing, precision)
+                + runtime) / GIB
     if method == "qlora":
         states = lora_params(shape) * 16
-        acts = activation_bytes(shape, seq, batch, hw, checkpointing=True)
+        acts = activation_bytes(shape, seq, batch, hw, checkpointing=True, precision=precision)
         return (p * NF4_BYTES + states + acts + runtime) / GIB
     if method == "prompt-tuning":
-        acts = activation_bytes(shape, seq + VIRTUAL_TOKENS, batch, hw)
+        acts = activation_bytes(shape, seq + VIRTUAL_TOKENS, batch, hw, precision=precision)
         return (p * weight_bytes + acts + runtime) / GIB
     if method == "head":
         # Frozen features under no_grad: weights plus one layer's activations at a time.
