@@ -66,12 +66,14 @@ def throughput(data: Path, out: Path, steps: int, batch: int, seq: int) -> dict:
     results["padded"] = plain_trainer_peft(examples, PadCollator(tokenizer.pad_token_id, pad_to=seq),
                                            out / "padded", steps, batch)
     results["trl"] = trl_sft(examples, tokenizer, out / "trl", steps, batch, seq)
+    if results["ours"]["precision"] == "bf16":  # TRL at tunewise's precision too (CPU autocast)
+        results["trl_bf16"] = trl_sft(examples, tokenizer, out / "trl_bf16", steps, batch, seq, bf16=True)
     for r in results.values():
         r["tokens_per_s"] = r["tokens"] / r["seconds"]
     return results
 
 
-def trl_sft(examples: list[dict], tokenizer, out: Path, steps: int, batch: int, seq: int) -> dict:
+def trl_sft(examples: list[dict], tokenizer, out: Path, steps: int, batch: int, seq: int, bf16: bool = False) -> dict:
     """TRL's SFTTrainer on the same tokenised examples: completion-only loss, padding-free batches."""
     from datasets import Dataset
     from peft import LoraConfig
@@ -83,7 +85,8 @@ def trl_sft(examples: list[dict], tokenizer, out: Path, steps: int, batch: int, 
     base, _ = load_causal_lm(MODEL)
     args = SFTConfig(output_dir=str(out), per_device_train_batch_size=batch, max_steps=steps, learning_rate=2e-4,
                      use_cpu=True, report_to="none", save_strategy="no", disable_tqdm=True, logging_steps=10_000,
-                     seed=0, padding_free=True, completion_only_loss=True, max_length=None)  # examples are truncated
+                     seed=0, padding_free=True, completion_only_loss=True, max_length=None,  # examples are truncated
+                     bf16=bf16)
     trainer = SFTTrainer(model=base, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
                          peft_config=LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules="all-linear",
                                                 task_type="CAUSAL_LM"))
@@ -169,7 +172,8 @@ ROWS = {"ours": "tunewise (length-grouped padded batches, logits at response pos
         "ours_fp32": "tunewise, the same in fp32",
         "longest": "plain Trainer + peft, pad to longest in batch (realistic)",
         "padded": "plain Trainer + peft, padded to max-seq-len (padding-heavy)",
-        "trl": "TRL SFTTrainer + peft, completion-only loss, padding-free"}
+        "trl": "TRL SFTTrainer + peft, completion-only loss, padding-free",
+        "trl_bf16": "TRL SFTTrainer, the same in bf16"}
 
 
 def report(result: dict, mem: dict, args) -> str:
@@ -183,6 +187,8 @@ def report(result: dict, mem: dict, args) -> str:
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for key, label in ROWS.items():
+        if key not in result:
+            continue
         r = result[key]
         lines.append(f"| {label} | {r['tokens_per_s']:.0f} | {r['tokens']} | {r['seconds']:.1f} | "
                      f"{r['padding']:.1%} | {ours / r['tokens_per_s']:.2f}x |")

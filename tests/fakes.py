@@ -4,6 +4,8 @@ Nothing here is a mock: the model trains, generates and saves like any Hugging F
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from pathlib import Path
 
 SENTENCES = [
@@ -106,3 +108,21 @@ def build_tiny_embedder(path: Path, seed: int = 0) -> Path:
     word = models.Transformer(str(bert_dir), max_seq_length=64)
     SentenceTransformer(modules=[word, models.Pooling(32, "mean")], device="cpu").save(str(path))
     return path
+
+
+@contextmanager
+def loopback_api(tiny_model, token: str, monkeypatch, key_env: str = "TUNEWISE_TEST_KEY"):
+    """A real OpenAI-compatible endpoint on loopback (`tunewise serve`'s server over the tiny model); yields
+    the plan's `api_model` block, the key in `key_env` only."""
+    import threading
+
+    from tunewise.retrieval.generate import LocalGenerator
+    from tunewise.retrieval.serve import ChatServer
+
+    server = ChatServer(LocalGenerator.load(str(tiny_model)), port=0, token=token)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv(key_env, token)
+    try:
+        yield {"base_url": server.url, "model": "tiny", "api_key_env": key_env}
+    finally:
+        server.shutdown()

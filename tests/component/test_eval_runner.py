@@ -212,21 +212,12 @@ def test_prompt_tuning_scores_align_with_the_models_own_loss(tiny_model, tmp_pat
 
 def test_api_model_runs_the_prompt_only_approaches_and_the_key_stays_out_of_files(tiny_model, tmp_path, monkeypatch):
     """A real OpenAI-compatible endpoint on loopback (`tunewise serve`'s server over the tiny model)."""
-    import threading
-
+    from tests.fakes import loopback_api
     from tunewise.eval.runner import run_compare
-    from tunewise.retrieval.generate import LocalGenerator
-    from tunewise.retrieval.serve import ChatServer
 
-    server = ChatServer(LocalGenerator.load(str(tiny_model)), port=0, token="sk-test-secret-123")
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("TUNEWISE_TEST_KEY", "sk-test-secret-123")
-    api = {"base_url": server.url, "model": "tiny", "api_key_env": "TUNEWISE_TEST_KEY"}
-    try:
+    with loopback_api(tiny_model, "sk-test-secret-123", monkeypatch) as api:
         plan = write_plan(tmp_path, tiny_model, task="classification", approaches=["zero-shot", "head"], api_model=api)
         results = run_compare(plan, tmp_path / "out", max_new_tokens=4)
-    finally:
-        server.shutdown()
     assert list(results.approaches) == ["zero-shot", "head", "api-zero-shot"]
     api_metrics = results.approaches["api-zero-shot"].metrics
     assert set(api_metrics) == {"accuracy", "f1_macro"}          # no log-likelihoods from an API

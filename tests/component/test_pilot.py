@@ -169,23 +169,14 @@ def test_without_an_eval_set_the_pilot_holds_out_a_slice_of_train(tiny_model, tm
 
 
 def test_the_api_variants_are_piloted_on_a_loopback_server(tiny_model, tmp_path, monkeypatch):
-    import threading
-
+    from tests.fakes import loopback_api
     from tunewise.eval.pilot import run_pilot
     from tunewise.eval.runner import load_plan
-    from tunewise.retrieval.generate import LocalGenerator
-    from tunewise.retrieval.serve import ChatServer
 
-    server = ChatServer(LocalGenerator.load(str(tiny_model)), port=0, token="sk-pilot")
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("TUNEWISE_TEST_KEY", "sk-pilot")
-    api = {"base_url": server.url, "model": "tiny", "api_key_env": "TUNEWISE_TEST_KEY"}
-    try:
+    with loopback_api(tiny_model, "sk-pilot", monkeypatch) as api:
         plan = load_plan(write_plan(tmp_path, tiny_model, task="classification", approaches=["zero-shot"],
                                     api_model=api))
         result = run_pilot(plan, 120)
-    finally:
-        server.shutdown()
     assert {p.approach for p in result.predictions} == {"zero-shot", "api-zero-shot"}
     api_point = next(p for p in result.points if p.approach == "api-zero-shot")
     assert api_point.steps is None and 0 <= api_point.value <= 1

@@ -174,19 +174,19 @@ def test_router_is_scored_out_of_fold(cls_run, cls_router):
 
 
 def test_label_scoring_records_its_confidence_and_the_router_uses_the_cheapest(cls_run, cls_router):
-    """Local zero-shot and few-shot score the labels, so each row holds the chosen label's probability
-    over the label set; the head and the API model record none. The cheapest of the first is asked first."""
+    """Local zero-shot and few-shot score the labels and the head classifies, so each row holds the chosen
+    label's probability over the label set; the API model records none. The cheapest of them is asked first."""
     from tunewise.eval.router import load_run
 
     labels = {r["label"] for r in read_rows(EXAMPLE / "tickets-train.jsonl")[:30]}     # the run's train set
     for name in cls_router.routes:
         confidences = [r.get("confidence") for r in read_rows(cls_run / "predictions" / f"{name}.jsonl")]
-        if name in ("zero-shot", "few-shot"):
+        if name in ("zero-shot", "few-shot", "head"):
             assert all(1 / len(labels) - 1e-6 <= c <= 1 for c in confidences), (name, confidences)
         else:
             assert confidences == [None] * 20, name
     run = load_run(cls_run)
-    scoring = [n for n in run.names if n in ("zero-shot", "few-shot")]
+    scoring = [n for n in run.names if n in ("zero-shot", "few-shot", "head")]
     assert cls_router.confidence_route == scoring[0]
     assert cls_router.features[-1] == f"confidence[{scoring[0]}]" and cls_router.features[0] == "embedding[384]"
 
