@@ -58,7 +58,8 @@ def test_the_cheap_approachs_confidence_makes_routing_pay(tmp_path, extractor):
     """With zero-shot's confidence the router sends the sure half to zero-shot and the rest to few-shot,
     paying zero-shot's answer on those too (it was asked first): few-shot's quality at about 60 s instead
     of 100, out of fold."""
-    from tunewise.eval.router import load_run, train_router
+    from tunewise.eval.route_run import load_run
+    from tunewise.eval.router import train_router
 
     router = train_router(hand_made_run(tmp_path / "run"), extractor=extractor)
     assert router.confidence_route == "zero-shot" and router.features[-1] == "confidence[zero-shot]"

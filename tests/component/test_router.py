@@ -157,7 +157,8 @@ def test_router_is_scored_out_of_fold(cls_run, cls_router):
     from sklearn.model_selection import KFold
 
     from tunewise.eval.route_features import run_extractor
-    from tunewise.eval.router import _quality_model, load_run, predicted_quality
+    from tunewise.eval.route_run import load_run
+    from tunewise.eval.router import _quality_model, predicted_quality
 
     run = load_run(cls_run)
     extractor = run_extractor(cls_run, "minilm-l6")
@@ -176,7 +177,7 @@ def test_router_is_scored_out_of_fold(cls_run, cls_router):
 def test_label_scoring_records_its_confidence_and_the_router_uses_the_cheapest(cls_run, cls_router):
     """Local zero-shot and few-shot score the labels and the head classifies, so each row holds the chosen
     label's probability over the label set; the API model records none. The cheapest of them is asked first."""
-    from tunewise.eval.router import load_run
+    from tunewise.eval.route_run import load_run
 
     labels = {r["label"] for r in read_rows(EXAMPLE / "tickets-train.jsonl")[:30]}     # the run's train set
     for name in cls_router.routes:

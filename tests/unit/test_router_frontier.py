@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 
 from tunewise.core.errors import TunewiseError
+from tunewise.eval.route_run import RunTable
 from tunewise.eval.router import (
-    Point, RunTable, _point, choose_routes, mixed_quality, most_robust, oracle, pick_operating_point, route_overhead,
-    routed, routing_verdict, sweep,
+    Point, _point, choose_routes, mixed_quality, most_robust, oracle, pick_operating_point, route_overhead, routed,
+    routing_verdict, sweep,
 )
 
 
