@@ -1,8 +1,9 @@
 """Reading a corpus folder: documents stay inside it, and nothing unreadable is read whole.
 
 Symlinks that resolve outside the folder are skipped (a link to /etc/passwd must not land in an index)
-unless the reading policy allows them (`ReadPolicy(follow_links=True)`, from `tunewise --follow-links`); special files, binary files and documents over the size
-limit are skipped too. Every skip is counted and reported in one warning line.
+unless the reading policy allows them (`ReadPolicy(follow_links=True)`, from `tunewise --follow-links`);
+special files, binary files and documents over the size limit are skipped too. Every skip is counted
+and reported in one warning line.
 """
 from __future__ import annotations
 
