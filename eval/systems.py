@@ -45,6 +45,7 @@ class LLMSystem:
         self.max_new_tokens = max_new_tokens
         self.messages = messages
         self._label_scores: dict[str, list[tuple[float, int]]] = {}
+        self._reference_scores: dict[str, tuple[float, int]] = {}
 
     def with_messages(self, messages: Messages) -> "LLMSystem":
         """The same model answering from other prompts (e.g. over an updated index)."""
@@ -54,9 +55,14 @@ class LLMSystem:
         prompts = [self.messages(e) for e in examples]
         if self.task == "classification" and self.scores_labels:
             return [self._pick_label(e, conv, retrieved) for e, (conv, retrieved) in zip(examples, prompts)]
-        generations = self.generator.generate([conv for conv, _ in prompts], max_new_tokens=self.max_new_tokens)
+        # A local model scores the reference from the same prompt pass that answers (for perplexity).
+        references = [e.response for e in examples] if self.scores_labels else None
+        generations = self.generator.generate([conv for conv, _ in prompts], max_new_tokens=self.max_new_tokens,
+                                              **({"references": references} if references else {}))
         out = []
-        for (conv, retrieved), gen in zip(prompts, generations):
+        for example, (conv, retrieved), gen in zip(examples, prompts, generations):
+            if getattr(gen, "reference", None) is not None:
+                self._reference_scores[example.id] = gen.reference
             text = match_label(gen.text, self.labels) if self.task == "classification" else gen.text
             out.append(Prediction(text, gen.latency_ms, gen.prompt_tokens, retrieved))
         return out
@@ -79,8 +85,10 @@ class LLMSystem:
         """Log-likelihood of each reference answer under this model, for perplexity (local models only)."""
         if not self.scores_labels:
             return None
-        # A classification reference is one of the labels just scored: reuse that score, no second pass.
+        # Scored while answering (a label among those scored, or the reference after the answer's prompt
+        # pass): reuse that score, no second pass.
         return [self._label_scores[e.id][self.labels.index(e.response)] if e.id in self._label_scores
+                else self._reference_scores[e.id] if e.id in self._reference_scores
                 else self.generator.loglikelihood(self.messages(e)[0], [e.response])[0] for e in examples]
 
 

@@ -11,7 +11,7 @@ from typing import Sequence
 from tunewise.core.errors import ModelError
 from tunewise.core.models import api_key, check_safetensors, load_causal_lm, resolve_model
 from tunewise.core.schema import ApiModel, ModelRef
-from tunewise.retrieval.scoring import PromptCache, score_after_shared_prompt
+from tunewise.retrieval.scoring import PromptCache, prefill, score_after_prefill, score_after_shared_prompt
 
 Conversation = list[dict[str, str]]
 CHARS_PER_TOKEN = 4          # a rough count for API models, whose tokenizer we do not have
@@ -24,6 +24,7 @@ class Generation:
     prompt_tokens: int
     completion_tokens: int
     latency_ms: float
+    reference: tuple[float, int] | None = None   # log-likelihood of a given reference reply, and its length
 
 
 class LocalGenerator:
@@ -55,18 +56,24 @@ class LocalGenerator:
     def count_tokens(self, conversation: Conversation) -> int:
         return len(self._ids(self.render(conversation)))
 
-    def generate(self, conversations: Sequence[Conversation], max_new_tokens: int = 64) -> list[Generation]:
+    def generate(self, conversations: Sequence[Conversation], max_new_tokens: int = 64,
+                 references: Sequence[str] | None = None) -> list[Generation]:
         """Greedy replies, in input order, generated in batches of similar prompt length (so little
-        left padding is computed); a batch's wall time is shared equally among its conversations."""
+        left padding is computed); a batch's wall time is shared equally among its conversations.
+        With `references`, each generation also carries the reference reply's log-likelihood, scored from
+        the same prompt pass (the scoring itself is not counted in the latency)."""
         order = sorted(range(len(conversations)), key=lambda i: self.count_tokens(conversations[i]))
         out: list[Generation] = [None] * len(conversations)  # type: ignore[list-item]
         for start in range(0, len(order), self.batch_size):
             batch = order[start:start + self.batch_size]
-            for i, generation in zip(batch, self._generate_batch([conversations[i] for i in batch], max_new_tokens)):
+            refs = [references[i] for i in batch] if references is not None else None
+            for i, generation in zip(batch, self._generate_batch([conversations[i] for i in batch], max_new_tokens,
+                                                                 refs)):
                 out[i] = generation
         return out
 
-    def _generate_batch(self, batch: Sequence[Conversation], max_new_tokens: int) -> list[Generation]:
+    def _generate_batch(self, batch: Sequence[Conversation], max_new_tokens: int,
+                        references: Sequence[str] | None = None) -> list[Generation]:
         import torch
 
         tok = self.tokenizer
@@ -74,21 +81,39 @@ class LocalGenerator:
         limit = max(1, self.context_length - max_new_tokens)
         inputs = tok([self.render(c) for c in batch], return_tensors="pt", padding=True, truncation=True,
                      max_length=limit, add_special_tokens=False).to(self.model.device)
-        started = time.perf_counter()
+        shared = references is not None and self._scores_in_prefill(inputs, limit)
+        scores: list = [None] * len(batch)
+        kwargs = {} if shared else {"cache_implementation": self.kv_cache}
+        started, scoring_s = time.perf_counter(), 0.0
         with torch.inference_mode():
+            if shared:
+                ids, mask = inputs["input_ids"], inputs["attention_mask"]
+                kwargs["cache"] = prefill(self.model, ids, mask)
+                scored = time.perf_counter()
+                replies = [self._reply_ids(c, self._ids(self.render(c)), r) for c, r in zip(batch, references)]
+                scores = score_after_prefill(self.model, kwargs["cache"], ids, mask, replies, tok.pad_token_id)
+                scoring_s = time.perf_counter() - scored
             output = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
                                          temperature=None, top_p=None, top_k=None, pad_token_id=tok.pad_token_id,
-                                         cache_implementation=self.kv_cache)
-        per_item_ms = (time.perf_counter() - started) * 1000 / len(batch)
+                                         **kwargs)
+        per_item_ms = (time.perf_counter() - started - scoring_s) * 1000 / len(batch)
+        if references is not None and not shared:   # a prompt that had to be cut, or a prompt-tuned model
+            scores = [self.loglikelihood(c, [r])[0] for c, r in zip(batch, references)]
         new = output[:, inputs["input_ids"].shape[1]:]
         results = []
-        for row, mask in zip(new, inputs["attention_mask"]):
+        for row, mask, score in zip(new, inputs["attention_mask"], scores):
             ids = row.tolist()
             if tok.eos_token_id in ids:  # count the end-of-turn token, drop the padding after it
                 ids = ids[:ids.index(tok.eos_token_id) + 1]
             text = tok.decode(ids, skip_special_tokens=True).strip()
-            results.append(Generation(text, int(mask.sum()), len(ids), round(per_item_ms, 2)))
+            results.append(Generation(text, int(mask.sum()), len(ids), round(per_item_ms, 2), score))
         return results
+
+    def _scores_in_prefill(self, inputs, limit: int) -> bool:
+        """One prompt pass can serve answering and scoring: a plain (or merged) model with a dynamic cache,
+        prompts of two tokens or more, none cut to fit (the reference is scored after the whole prompt)."""
+        length = inputs["input_ids"].shape[1]
+        return self.kv_cache is None and not hasattr(self.model, "peft_config") and 1 < length < limit
 
     def loglikelihood(self, conversation: Conversation, continuations: Sequence[str]) -> list[tuple[float, int]]:
         """Sum of log-probabilities of each continuation as the assistant's reply, and its token count.

@@ -101,3 +101,20 @@ def test_prompts_sharing_a_prefix_reuse_it_and_score_the_same(tiny_model, tmp_pa
         _assert_equal(reused, fresh)
     shared = warm.prompt_cache.shared_length(warm._ids(warm.render(convs[0])))
     assert shared > len(warm._ids(FEW_SHOT))  # the demonstrations were not encoded again
+
+
+def test_answering_with_references_scores_them_from_the_same_prompt_pass(generator):
+    """generate(references=...) answers exactly as generate() does and gives each reference the score a
+    separate loglikelihood pass gives it, across a left-padded batch of prompts of different lengths
+    (fp32: equal to 1e-4)."""
+    conversations = [[{"role": "user", "content": " ".join(["word"] * n) + " What is the fare?"}]
+                     for n in (1, 9, 30, 4)]
+    references = ["Two pounds.", "It costs nothing at all on Sundays", "x", "The fare is printed on the ticket."]
+    plain = generator.generate(conversations, max_new_tokens=6)
+    scored = generator.generate(conversations, max_new_tokens=6, references=references)
+    assert [g.text for g in scored] == [g.text for g in plain]
+    assert [g.reference is None for g in plain] == [True] * 4
+    separate = [generator.loglikelihood(c, [r])[0] for c, r in zip(conversations, references)]
+    assert len({round(s, 2) for s, _ in separate}) == 4                     # they really differ
+    for got, want in zip(scored, separate):
+        assert got.reference[1] == want[1] and got.reference[0] == pytest.approx(want[0], abs=1e-4)
