@@ -212,8 +212,8 @@ def routed(run: RunTable, choice, overhead) -> tuple[Any, Any]:
 
 
 def sweep(run: RunTable, oof, route_cost, overhead, money: tuple[Any, Any] | None = None) -> list[Point]:
-    """The router's points over the tradeoff, keeping only those no other point beats on both quality
-    and ms per answer (or, with `money` from `run_money`, on both quality and USD per answer)."""
+    """The router's points over the tradeoff, keeping those no other point beats on quality and ms per
+    answer together; with `money` (from `run_money`), also those none beats on quality and USD per answer."""
     import numpy as np
 
     seen, points = set(), []
