@@ -6,7 +6,8 @@ approach's quality from request-time features (eval/route_features.py); a reques
 argmax(predicted quality - tradeoff * mean cost / largest mean cost). Sweeping the tradeoff traces the
 quality/cost frontier, compared with every single approach and with the oracle (the best approach per
 example). Every router number is out of fold (`cross_val_predict`): no example is scored by a model that
-saw it. The operating point is one number picked on those out-of-fold scores.
+saw it. The operating point is one number picked on those out-of-fold scores. When the plan has prices,
+every point also carries its USD per answer (eval/route_money.py), and an operating point can be a price.
 
 For classification, the cheapest approach that scores labels also gives its confidence (the chosen label's
 probability, from its predictions) as a feature. Knowing it means asking that approach first, so every
