@@ -41,6 +41,7 @@ class ApproachResult(Record):
     safety: dict[str, Any] | None = None
     preference: dict[str, Any] | None = None    # preference accuracy and loss on held-out pairs
     search: dict[str, Any] | None = None        # what an approach that searches its settings tried
+    device: str | None = None                   # "cpu" or "cuda": which hour price its latency costs
 
 
 class Comparison(Record):
@@ -72,6 +73,7 @@ class PredictionRow(Record):
     prediction: str
     latency_ms: float = Field(ge=0)
     prompt_tokens: int | None = None
+    completion_tokens: int | None = None        # tokens generated (none for label scoring); API money
     ref_logprob: float | None = None            # the reference's log-likelihood (local models), for perplexity
     ref_tokens: int | None = None
     retrieved: list[str] | None = None          # document ids, best first (RAG)

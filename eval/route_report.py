@@ -18,18 +18,22 @@ FRONTIER_PLOT = "routing_frontier"
 
 
 def frontier_rows(router: RouterFile) -> tuple[list[str], list[list[Any]]]:
-    """Header and rows: each single approach, the oracle, then the router's frontier, cheapest first;
-    the operating point is marked with *."""
-    header = ["point", router.metric, "ms per answer", "tradeoff", *[f"% {name}" for name in router.routes]]
+    """Header and rows: each single approach, the oracle, then the router's frontier, cheapest first and
+    numbered (router 1, router 2, ...); the operating point is marked with *. USD per answer is a column
+    only when the run's prices give it (`router.money` says why not otherwise)."""
+    money = router.operating_point.usd is not None
+    header = ["point", router.metric, "ms per answer", *(["$ per answer"] if money else []), "tradeoff",
+              *[f"% {name}" for name in router.routes]]
     chosen = router.operating_point
 
-    def row(point: Point) -> list[Any]:
+    def row(name: str, point: Point) -> list[Any]:
         mark = " *" if point == chosen else ""
-        return [point.name + mark, point.quality, point.cost_ms, point.tradeoff,
-                *[round(100 * point.shares.get(name, 0.0)) for name in router.routes]]
+        return [name + mark, point.quality, point.cost_ms, *([point.usd] if money else []), point.tradeoff,
+                *[round(100 * point.shares.get(route, 0.0)) for route in router.routes]]
 
-    points = [*router.singles, router.oracle, *router.frontier]
-    return header, [row(p) for p in points]
+    named = [(p.name, p) for p in [*router.singles, router.oracle]]
+    named += [(f"router {i}", p) for i, p in enumerate(router.frontier, 1)]
+    return header, [row(name, p) for name, p in named]
 
 
 def frontier_plot(router: RouterFile, path: str | Path | None = None) -> bytes:
@@ -53,9 +57,12 @@ def frontier_plot(router: RouterFile, path: str | Path | None = None) -> bytes:
     ax.scatter(chosen.cost_ms, chosen.quality, s=160, facecolors="none", edgecolors="tab:red", linewidths=2,
                label="operating point", zorder=4)
     ax.set_xscale("log")
+    if chosen.usd is not None:      # the same points in money: each local answer's ms at its hour price
+        ax.set_title(f"operating point: ${chosen.usd:.3g} per answer", fontsize=8, loc="right")
     ax.set_xlabel("mean cost per answer (ms, log scale)")
     ax.set_ylabel(router.metric)
-    ax.set_title(f"Routing on {router.examples} examples: {'pays' if router.pays else 'does not pay'}")
+    ax.set_title(f"Routing on {router.examples} examples: {'pays' if router.pays else 'does not pay'}",
+                 loc="left")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     image = png(fig)
@@ -96,5 +103,10 @@ def routing_section(router: dict[str, Any]) -> tuple[str, str, tuple[list[str], 
             f"mean cost per answer, which includes the features' time{asked}. Every single approach and the "
             f"oracle (the best approach for each example, which no router can beat) are listed first; * marks "
             f"the operating point, {router.operating_point.name} at {router.operating_point.quality:.3f} and "
-            f"{router.operating_point.cost_ms:.0f} ms per answer. Plot: {FRONTIER_PLOT}.")
+            f"{router.operating_point.cost_ms:.0f} ms per answer{_usd_text(router.operating_point)}. "
+            f"{router.money or 'Money per answer is unknown'}. Plot: {FRONTIER_PLOT}.")
     return "Routing per question", text, frontier_rows(router)
+
+
+def _usd_text(point: Point) -> str:
+    return "" if point.usd is None else f" (${point.usd:.3g} per answer)"

@@ -6,7 +6,8 @@ approach's quality from request-time features (eval/route_features.py); a reques
 argmax(predicted quality - tradeoff * mean cost / largest mean cost). Sweeping the tradeoff traces the
 quality/cost frontier, compared with every single approach and with the oracle (the best approach per
 example). Every router number is out of fold (`cross_val_predict`): no example is scored by a model that
-saw it. The operating point is one number picked on those out-of-fold scores.
+saw it. The operating point is one number picked on those out-of-fold scores. When the plan has prices,
+every point also carries its USD per answer (eval/route_money.py), and an operating point can be a price.
 
 For classification, the cheapest approach that scores labels also gives its confidence (the chosen label's
 probability, from its predictions) as a feature. Knowing it means asking that approach first, so every
@@ -39,6 +40,7 @@ class Point(Record):
     cost_ms: float
     shares: dict[str, float]
     tradeoff: float | None = None       # the router's; None for a single approach or the oracle
+    usd: float | None = None            # mean USD per answer from the plan's prices; None: unknown
 
 
 class LinearQuality(Record):
@@ -74,6 +76,7 @@ class RouterFile(Record):
     oof_quality: list[list[float]] = Field(default_factory=list)   # out-of-fold predictions, per example
     overhead_ms: list[float] = Field(default_factory=list)         # feature time, per example
     confidence_route: str | None = None    # the route whose confidence is the last feature (asked first)
+    money: str = ""                         # how USD per answer was priced, or why it is unknown
 
 
 def route_overhead(feature_ms, cost_ms, routes: Sequence[str], asked_first: str | None) -> Any:
@@ -92,7 +95,7 @@ def route_overhead(feature_ms, cost_ms, routes: Sequence[str], asked_first: str 
 
 def train_router(run_dir: str | Path, max_cost_ms: float | None = None, min_quality: float | None = None,
                  extractor: FeatureExtractor | None = None, only: Sequence[str] | None = None,
-                 folds: int = FOLDS, seed: int = 0) -> RouterFile:
+                 folds: int = FOLDS, seed: int = 0, max_usd: float | None = None) -> RouterFile:
     """Fit the router on every example, score it out of fold, and pick its operating point."""
     import numpy as np
     from sklearn.model_selection import KFold, cross_val_predict
@@ -112,15 +115,19 @@ def train_router(run_dir: str | Path, max_cost_ms: float | None = None, min_qual
         features = np.column_stack([features, confidence])
     feature_ms = np.array([ms for _, ms in measured])
     overhead = route_overhead(feature_ms, run.cost_ms, run.names, asked_first)
+    money_note, money = run_money(run, feature_ms, asked_first)
     model = _quality_model()
     oof = cross_val_predict(model, features, run.quality, cv=KFold(folds, shuffle=True, random_state=seed))
     model.fit(features, run.quality)
     route_cost = run.cost_ms.mean(axis=0)
-    singles = [_point(name, run.quality[:, a], run.cost_ms[:, a], {name: 1.0}) for a, name in enumerate(run.names)]
-    frontier = sweep(run, oof, route_cost, overhead)
+    singles = [_point(name, run.quality[:, a], run.cost_ms[:, a], {name: 1.0},
+                      usd=None if money is None else money[0][:, a]) for a, name in enumerate(run.names)]
+    frontier = sweep(run, oof, route_cost, overhead, money)
     winner, verdict = routing_verdict(frontier, singles, run, oof, route_cost, overhead, seed)
-    if max_cost_ms is not None or min_quality is not None:
-        chosen = pick_operating_point(frontier + singles, singles, max_cost_ms, min_quality)
+    if max_usd is not None and money is None:
+        raise TunewiseError(f"--max-usd-per-answer needs prices: {money_note[0].lower()}{money_note[1:]}")
+    if max_cost_ms is not None or min_quality is not None or max_usd is not None:
+        chosen = pick_operating_point(frontier + singles, singles, max_cost_ms, min_quality, max_usd)
     else:       # the point the verdict names, or the best single approach when routing does not pay
         chosen = winner or max(singles, key=lambda s: (s.quality, -s.cost_ms))
     return RouterFile(
@@ -128,9 +135,23 @@ def train_router(run_dir: str | Path, max_cost_ms: float | None = None, min_qual
         route_cost_ms=[round(float(c), 3) for c in route_cost],
         features=[*extractor.names, *([f"confidence[{asked_first}]"] if asked_first else [])],
         versions=extractor.versions, model=_as_numbers(model), examples=n, folds=folds, singles=singles,
-        oracle=oracle(run), frontier=frontier, operating_point=chosen, pays=winner is not None, verdict=verdict,
+        oracle=oracle(run, money), frontier=frontier, operating_point=chosen, pays=winner is not None, verdict=verdict,
         fallback=most_robust(run.names), oof_ids=[r["id"] for r in run.rows[run.names[0]]],
-        oof_quality=oof.round(6).tolist(), overhead_ms=feature_ms.round(3).tolist(), confidence_route=asked_first)
+        oof_quality=oof.round(6).tolist(), overhead_ms=feature_ms.round(3).tolist(), confidence_route=asked_first,
+        money=money_note)
+
+
+def run_money(run: RunTable, feature_ms, asked_first: str | None) -> tuple[str, tuple[Any, Any] | None]:
+    """How money was priced (or why it is unknown) and, when known, (USD per example and route, what
+    routing adds to it per example and route), priced as eval/route_money.py says."""
+    from tunewise.core.device import choose_device
+    from tunewise.eval.route_money import answer_money, feature_money
+
+    answers = answer_money(run.run_dir, run.plan.prices, run.names, run.rows, run.cost_ms)
+    features = feature_money(answers, run.plan.prices, feature_ms, choose_device().device)
+    if not features.known:
+        return features.note, None
+    return features.note, (answers.usd, route_overhead(features.usd, answers.usd, run.names, asked_first))
 
 
 def examples_needed(folds: int = FOLDS) -> int:
@@ -172,9 +193,12 @@ def choose_routes(predicted, route_cost, tradeoff: float) -> Any:
     return np.argmax(np.atleast_2d(predicted) - tradeoff * cost / cost.max(), axis=1)
 
 
-def _point(name: str, quality, cost, shares: dict[str, float], tradeoff: float | None = None) -> Point:
+def _point(name: str, quality, cost, shares: dict[str, float], tradeoff: float | None = None,
+           usd=None) -> Point:
+    # USD per answer is often millionths of a dollar: kept to 4 significant digits, not 4 decimals
     return Point(name=name, quality=round(float(quality.mean()), 4), cost_ms=round(float(cost.mean()), 2),
-                 shares={k: round(v, 4) for k, v in shares.items()}, tradeoff=tradeoff)
+                 shares={k: round(v, 4) for k, v in shares.items()}, tradeoff=tradeoff,
+                 usd=None if usd is None else float(f"{float(usd.mean()):.4g}"))
 
 
 def routed(run: RunTable, choice, overhead) -> tuple[Any, Any]:
@@ -188,8 +212,9 @@ def routed(run: RunTable, choice, overhead) -> tuple[Any, Any]:
     return run.quality[rows, choice], run.cost_ms[rows, choice] + extra
 
 
-def sweep(run: RunTable, oof, route_cost, overhead) -> list[Point]:
-    """The router's points over the tradeoff, keeping only those no other point beats on both axes."""
+def sweep(run: RunTable, oof, route_cost, overhead, money: tuple[Any, Any] | None = None) -> list[Point]:
+    """The router's points over the tradeoff, keeping those no other point beats on quality and ms per
+    answer together; with `money` (from `run_money`), also those none beats on quality and USD per answer."""
     import numpy as np
 
     seen, points = set(), []
@@ -200,17 +225,28 @@ def sweep(run: RunTable, oof, route_cost, overhead) -> list[Point]:
         seen.add(tuple(choice))
         quality, cost = routed(run, choice, overhead)
         shares = {name: float(np.mean(choice == a)) for a, name in enumerate(run.names)}
-        points.append(_point("router", quality, cost, shares, round(float(tradeoff), 6)))
-    kept = [p for p in points if not any(_dominates(q, p) for q in points)]
+        usd = None if money is None else _routed_usd(money, choice)
+        points.append(_point("router", quality, cost, shares, round(float(tradeoff), 6), usd))
+    kept = [p for p in points if not any(_dominates(q, p) for q in points)
+            or (money is not None and not any(_dominates(q, p, "usd") for q in points))]
     return sorted(kept, key=lambda p: (p.cost_ms, -p.quality))
 
 
-def _dominates(a: Point, b: Point) -> bool:
+def _routed_usd(money: tuple[Any, Any], choice) -> Any:
+    import numpy as np
+
+    usd, extra = money
+    rows = np.arange(len(choice))
+    return usd[rows, choice] + extra[rows, choice]
+
+
+def _dominates(a: Point, b: Point, cost: str = "cost_ms") -> bool:
     """a is at least as good and as cheap as b, and better on one of the two."""
-    return a.quality >= b.quality and a.cost_ms <= b.cost_ms and (a.quality, a.cost_ms) != (b.quality, b.cost_ms)
+    a_cost, b_cost = getattr(a, cost), getattr(b, cost)
+    return a.quality >= b.quality and a_cost <= b_cost and (a.quality, a_cost) != (b.quality, b_cost)
 
 
-def oracle(run: RunTable) -> Point:
+def oracle(run: RunTable, money: tuple[Any, Any] | None = None) -> Point:
     """The best approach for each example (the cheapest of those tied): what no router can beat."""
     import numpy as np
 
@@ -218,7 +254,9 @@ def oracle(run: RunTable) -> Point:
     cost = np.where(run.quality >= best, run.cost_ms, np.inf)
     choice = cost.argmin(axis=1)
     quality, spent = routed(run, choice, np.zeros(len(choice)))
-    return _point("oracle", quality, spent, {n: float(np.mean(choice == a)) for a, n in enumerate(run.names)})
+    usd = None if money is None else money[0][np.arange(len(choice)), choice]
+    return _point("oracle", quality, spent, {n: float(np.mean(choice == a)) for a, n in enumerate(run.names)},
+                  usd=usd)
 
 
 def _on_mix_lines(singles: list[Point], x: float, along: str, value: str):
@@ -283,13 +321,21 @@ def _difference_interval(run: RunTable, oof, route_cost, overhead, router: Point
 
 
 def pick_operating_point(points: list[Point], singles: list[Point], max_cost_ms: float | None = None,
-                         min_quality: float | None = None) -> Point:
-    """The best quality within a cost, the cheapest reaching a quality, or by default the cheapest that
-    reaches the best single approach's quality (a single approach itself when nothing mixes better)."""
-    if max_cost_ms is not None and min_quality is not None:
-        raise TunewiseError("give --max-cost-per-answer or --min-quality, not both")
+                         min_quality: float | None = None, max_usd: float | None = None) -> Point:
+    """The best quality within a cost (ms or USD per answer), the cheapest reaching a quality, or by
+    default the cheapest that reaches the best single approach's quality (a single approach itself when
+    nothing mixes better)."""
+    if sum(x is not None for x in (max_cost_ms, min_quality, max_usd)) > 1:
+        raise TunewiseError("give one of --max-cost-per-answer, --max-usd-per-answer and --min-quality")
     by_quality = lambda p: (p.quality, -p.cost_ms, p.tradeoff is None)   # noqa: E731
     by_cost = lambda p: (-p.cost_ms, p.quality, p.tradeoff is None)      # noqa: E731
+    if max_usd is not None:
+        within = [p for p in points if p.usd is not None and p.usd <= max_usd]
+        if not within:
+            cheapest = min(p.usd for p in points if p.usd is not None)
+            raise TunewiseError(f"no operating point costs ${max_usd:g} per answer or less; "
+                                f"the cheapest costs ${cheapest:.4g}")
+        return max(within, key=lambda p: (p.quality, -p.usd, p.tradeoff is None))
     if max_cost_ms is not None:
         within = [p for p in points if p.cost_ms <= max_cost_ms]
         if not within:

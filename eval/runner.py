@@ -194,7 +194,7 @@ def run_approach(ws: Workspace, name: str, inputs: Inputs) -> ApproachResult:
     result = ApproachResult(
         metrics=metrics.task_metrics(ws.task, rows),
         costs=costs(ws.plan, built, rows, memory.peak_mb, api, on_gpu=ws.device.is_cuda),
-        losses=built.losses, notes=built.notes, examples=len(rows),
+        losses=built.losses, notes=built.notes, examples=len(rows), device=ws.device.device,
     )
     if ws.task == "classification":
         result.per_class_f1 = metrics.per_class_f1([r["reference"] for r in rows], [r["prediction"] for r in rows])
@@ -236,6 +236,8 @@ def _row(example: Example, prediction, logprob) -> dict[str, Any]:
         row["source"] = example.source
     if prediction.confidence is not None:
         row["confidence"] = prediction.confidence
+    if prediction.completion_tokens is not None:
+        row["completion_tokens"] = prediction.completion_tokens
     return PredictionRow.model_validate(row).model_dump(mode="json", exclude_unset=True)
 
 

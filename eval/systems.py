@@ -33,6 +33,7 @@ class Prediction:
     prompt_tokens: int | None = None
     retrieved: list[str] | None = None    # document ids retrieved, best first (RAG only)
     confidence: float | None = None       # probability of the chosen label over the label set (label scoring)
+    completion_tokens: int | None = None  # tokens generated (None for label scoring)
 
 
 class LLMSystem:
@@ -64,7 +65,8 @@ class LLMSystem:
             if getattr(gen, "reference", None) is not None:
                 self._reference_scores[example.id] = gen.reference
             text = match_label(gen.text, self.labels) if self.task == "classification" else gen.text
-            out.append(Prediction(text, gen.latency_ms, gen.prompt_tokens, retrieved))
+            out.append(Prediction(text, gen.latency_ms, gen.prompt_tokens, retrieved,
+                                  completion_tokens=gen.completion_tokens))
         return out
 
     @property

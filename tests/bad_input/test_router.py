@@ -55,7 +55,15 @@ def test_too_few_examples_to_cross_validate(qa_run, tmp_path):
 def test_both_operating_point_options(qa_run, tmp_path):
     result = invoke(["route", "train", str(qa_run / "out"), "--out", str(tmp_path / "r.json"),
                      "--max-cost-per-answer", "100", "--min-quality", "0.5"])
-    assert_clean_failure(result, "--max-cost-per-answer or --min-quality, not both")
+    assert_clean_failure(result, "give one of --max-cost-per-answer, --max-usd-per-answer and --min-quality")
+
+
+def test_a_money_operating_point_without_prices(qa_run, tmp_path):
+    """The tiny run's plan gives no prices: money per answer is unknown, never guessed."""
+    result = invoke(["route", "train", str(qa_run / "out"), "--out", str(tmp_path / "r.json"),
+                     "--max-usd-per-answer", "0.01"])
+    assert_clean_failure(result, "--max-usd-per-answer needs prices", "the plan gives no prices")
+    assert not (tmp_path / "r.json").exists()
 
 
 @pytest.fixture(scope="module")

@@ -107,3 +107,44 @@ def test_compare_tables_fit_80_columns_without_splitting_numbers():
         assert_numbers_whole(lines, cell_texts(table))
     text = "\n".join(lines)
     assert "rag+lora *" in text and "prompt-tuning" in text
+
+
+def five_route_router():
+    """A router between five routes (two of them API models), with money: the widest frontier table."""
+    from tunewise.eval.route_features import FeatureVersions
+    from tunewise.eval.router import LinearQuality, Point, RouterFile
+
+    routes = ["zero-shot", "few-shot", "head", "api-zero-shot", "api-few-shot"]
+
+    def point(name, quality, ms, usd, tradeoff=None, share=None):
+        shares = share or {name: 1.0}
+        return Point(name=name, quality=quality, cost_ms=ms, shares=shares, tradeoff=tradeoff, usd=usd)
+
+    singles = [point(r, 0.3 + 0.1 * i, 100.0 * (i + 1), 1.234e-05 * (i + 1)) for i, r in enumerate(routes)]
+    frontier = [point("router", 0.8123, 1234.56, 0.0001234, 0.031623, {"head": 0.45, "api-few-shot": 0.55}),
+                point("router", 0.8567, 2345.67, 0.0002345, 0.001, {"head": 0.25, "api-few-shot": 0.75})]
+    oracle = point("oracle", 0.95, 567.8, 5.678e-05, share={"head": 0.6, "api-zero-shot": 0.4})
+    return RouterFile(run_dir="run", task="classification", metric="accuracy", routes=routes,
+                      route_cost_ms=[p.cost_ms for p in singles], features=["embedding[384]", "log_words"],
+                      versions=FeatureVersions(embedder="minilm-l6", embedding_dim=384),
+                      model=LinearQuality(mean=[0.0], scale=[1.0], coef=[[0.0]] * 5, intercept=[0.0] * 5),
+                      examples=45, folds=5, singles=singles, oracle=oracle, frontier=frontier,
+                      operating_point=frontier[0], pays=True, verdict="Routing pays", fallback="zero-shot")
+
+
+def test_route_frontier_tables_show_whole_headers_at_80_columns():
+    from tunewise.cli.route import frontier_tables
+
+    tables = frontier_tables(five_route_router(), width=80)
+    lines = rendered(*tables)
+    assert max(len(line) for line in lines) <= 80
+    text = "\n".join(lines)
+    assert "…" not in text                                 # no header or cell cut short
+    for words in ("accuracy", "answer", "tradeoff", "zero-shot", "api-zero-shot", "api-few-shot", "head"):
+        assert words in text
+    assert text.count("ms per") >= 1 and text.count("$ per") >= 1
+    for table in tables:
+        assert_numbers_whole(lines, cell_texts(table))
+    # the point's name starts every part, so each row of every part says which point it is
+    assert all(t.columns[0].header == "point" for t in tables)
+    assert "router 1 *" in text and "router 2" in text and "oracle" in text

@@ -18,13 +18,13 @@ N = 40
 COST = {"zero-shot": 10_000.0, "few-shot": 100_000.0}
 
 
-def hand_made_run(folder: Path, confidences: bool = True) -> Path:
+def hand_made_run(folder: Path, confidences: bool = True, prices: dict | None = None) -> Path:
     from tunewise.core.results import ApproachResult
     from tunewise.core.schema import Plan
 
     sure = np.random.default_rng(0).permutation([True] * (N // 2) + [False] * (N // 2))
     plan = Plan(task="classification", train=folder / "train.jsonl", eval=folder / "eval.jsonl",
-                approaches=list(COST))
+                approaches=list(COST), prices=prices or {})
     (folder / "approaches").mkdir(parents=True)
     (folder / "compare.json").write_text(json.dumps({"plan": plan.model_dump(mode="json"), "max_new_tokens": 8}))
     for name, cost in COST.items():
@@ -40,7 +40,7 @@ def hand_made_run(folder: Path, confidences: bool = True) -> Path:
         accuracy = float(np.mean([r["prediction"] == r["reference"] for r in rows]))
         ApproachResult(metrics={"accuracy": accuracy, "f1_macro": accuracy},
                        costs={"train_seconds": 0.0, "latency_ms_p50": cost, "latency_ms_p95": cost,
-                              "peak_memory_mb": 100.0, "storage_mb": 0.0}, examples=N).save(
+                              "peak_memory_mb": 100.0, "storage_mb": 0.0}, examples=N, device="cpu").save(
             folder / "approaches" / f"{name}.json")
     return folder
 
@@ -84,6 +84,42 @@ def test_without_confidences_the_same_run_does_not_pay(tmp_path, extractor):
     router = train_router(hand_made_run(tmp_path / "run", confidences=False), extractor=extractor)
     assert router.confidence_route is None and not any(f.startswith("confidence") for f in router.features)
     assert not any(p.quality >= 0.95 and p.cost_ms < 0.7 * COST["few-shot"] for p in router.frontier)
+
+
+def test_money_per_answer_from_the_plans_cpu_price(tmp_path, extractor):
+    """At $3.60 per CPU hour a millisecond costs $0.000001: zero-shot's 10 s answer $0.01, few-shot's
+    100 s $0.10, and the router that asks zero-shot first and sends half on to few-shot
+    0.5 x 0.01 + 0.5 x (0.01 + 0.10) = $0.06 plus its features' time at the same price."""
+    from tunewise.core.errors import TunewiseError
+    from tunewise.eval.router import train_router
+
+    run = hand_made_run(tmp_path / "run", prices={"cpu_hour_usd": 3.6})
+    router = train_router(run, extractor=extractor)
+    assert [(p.name, p.usd) for p in router.singles] == [("zero-shot", 0.01), ("few-shot", 0.1)]
+    assert router.money == ("Money per answer from the plan's prices: zero-shot at $3.6 per cpu hour; few-shot at "
+                            "$3.6 per cpu hour; the router's features at $3.6 per cpu hour")
+    best = max(router.frontier, key=lambda p: (p.quality, -p.usd))
+    assert best.quality == 1.0
+    assert best.usd == pytest.approx(0.06 + np.mean(router.overhead_ms) * 1e-6, rel=1e-3)
+    assert best.usd == pytest.approx(best.cost_ms * 1e-6, rel=1e-3)     # one device: money is time
+    within = train_router(run, extractor=extractor, max_usd=0.05).operating_point
+    assert within.usd <= 0.05 and within.quality == max(p.quality for p in router.frontier if p.usd <= 0.05)
+    assert within.quality > router.singles[0].quality        # some questions sent on to few-shot
+    assert train_router(run, extractor=extractor, max_usd=0.07).operating_point.quality == 1.0
+    with pytest.raises(TunewiseError, match=r"no operating point costs \$0.005 per answer or less; the cheapest costs \$0.01"):
+        train_router(run, extractor=extractor, max_usd=0.005)
+
+
+def test_without_prices_money_is_unknown_and_no_usd_operating_point(tmp_path, extractor):
+    from tunewise.core.errors import TunewiseError
+    from tunewise.eval.router import train_router
+
+    run = hand_made_run(tmp_path / "run")
+    router = train_router(run, extractor=extractor)
+    assert router.money.startswith("Money per answer is unknown: the plan gives no prices")
+    assert all(p.usd is None for p in [*router.singles, router.oracle, *router.frontier])
+    with pytest.raises(TunewiseError, match="--max-usd-per-answer needs prices: money per answer is unknown"):
+        train_router(run, extractor=extractor, max_usd=0.05)
 
 
 def test_the_report_shows_the_frontier_only_when_the_run_has_a_router(tmp_path, extractor):

@@ -151,6 +151,17 @@ def test_singles_and_router_points_are_recomputable_from_predictions(cls_run, cl
     assert router.oracle.quality >= max(p.quality for p in [*router.singles, *router.frontier])
 
 
+def test_predictions_record_what_money_needs(cls_run):
+    """An API answer's prompt and completion tokens (its price), each approach's device (its hour price);
+    label scoring generates nothing, so its rows have no completion tokens."""
+    for name in ("api-zero-shot", "api-few-shot"):
+        rows = read_rows(cls_run / "predictions" / f"{name}.jsonl")
+        assert all(isinstance(r["prompt_tokens"], int) and isinstance(r["completion_tokens"], int) for r in rows)
+    assert all("completion_tokens" not in r for r in read_rows(cls_run / "predictions" / "head.jsonl"))
+    for path in (cls_run / "approaches").glob("*.json"):
+        assert json.loads(path.read_text())["device"] in ("cpu", "cuda")
+
+
 def test_router_is_scored_out_of_fold(cls_run, cls_router):
     """Refit on each training fold and predict its held-out fold: exactly the stored predictions, which
     differ from what the model fitted on every example says about those same examples."""

@@ -48,12 +48,22 @@ def test_ticket_sets_are_balanced_and_disjoint():
     assert not {e.prompt for e in train.examples} & {e.prompt for e in evaluation.examples}
 
 
-@pytest.mark.parametrize("name", ["plan-qa.yaml", "plan-tickets.yaml"])
+@pytest.mark.parametrize("name", ["plan-qa.yaml", "plan-tickets.yaml", "plan-support.yaml"])
 def test_shipped_plans_validate(name):
     from tunewise.eval.runner import validate
 
     inputs = validate(EXAMPLE / name)
     assert inputs.evaluation and inputs.names[0] == "zero-shot"
+
+
+def test_the_support_inbox_is_the_document_questions_and_general_ones_interleaved():
+    """support-eval.jsonl: every qa-eval.jsonl question, in order, with a general question or small talk
+    after each of the first 16; the general ones name no source document."""
+    rows = load_dataset(EXAMPLE / "support-eval.jsonl").examples
+    documents = [e for e in rows if e.source]
+    assert [e.id for e in documents] == [e.id for e in load_dataset(EXAMPLE / "qa-eval.jsonl").examples]
+    general = [e.id for e in rows if not e.source]
+    assert len(general) == 16 and [e.id for e in rows[1:32:2]] == general
 
 
 def test_probe_answers_are_among_their_choices():

@@ -14,9 +14,13 @@ def result(**extra) -> ApproachResult:
 
 
 def test_approach_result_round_trips(tmp_path):
-    saved = result(per_class_f1={"a": 0.5})
+    saved = result(per_class_f1={"a": 0.5}, device="cpu")
     saved.save(tmp_path / "a.json")
     assert ApproachResult.load(tmp_path / "a.json") == saved
+    older = json.loads((tmp_path / "a.json").read_text())
+    del older["device"]                     # written before the device was recorded: money unknown, not guessed
+    (tmp_path / "b.json").write_text(json.dumps(older))
+    assert ApproachResult.load(tmp_path / "b.json").device is None
 
 
 def test_comparison_round_trips():
@@ -55,13 +59,15 @@ def test_a_resumed_compare_validates_what_it_reads(tiny_model, tmp_path):
 
 
 def test_a_prediction_row_round_trips_and_older_rows_still_read():
-    """A row of this version (with the chosen label's confidence) round-trips; a row written before
-    confidences were recorded reads back with none."""
+    """A row of this version (with the chosen label's confidence and the tokens generated) round-trips; a
+    row written before those were recorded reads back with none."""
     row = {"id": "e1", "input": "Where is my bag?", "reference": "lost-property", "prediction": "refund",
-           "latency_ms": 12.5, "prompt_tokens": 30, "ref_logprob": -2.3, "ref_tokens": 3, "confidence": 0.62}
+           "latency_ms": 12.5, "prompt_tokens": 30, "completion_tokens": 2, "ref_logprob": -2.3, "ref_tokens": 3,
+           "confidence": 0.62}
     assert PredictionRow.model_validate(row).model_dump(mode="json", exclude_unset=True) == row
-    older = {k: v for k, v in row.items() if k != "confidence"}
+    older = {k: v for k, v in row.items() if k not in ("confidence", "completion_tokens")}
     assert PredictionRow.model_validate(older).confidence is None
+    assert PredictionRow.model_validate(older).completion_tokens is None
 
 
 @pytest.mark.parametrize("edit, fragment", [
