@@ -80,7 +80,7 @@ class RoutedBackend:
                  f"(features {feature_ms:.0f} ms)")
         completion = self._completion_tokens(metadata["route"], prediction.text)
         return RoutedGeneration(prediction.text, prediction.prompt_tokens or 0, completion,
-                                round(prediction.latency_ms + feature_ms, 2), metadata)
+                                round(prediction.latency_ms + feature_ms, 2), metadata=metadata)
 
     def _predict(self, route: str, question: str, max_new_tokens: int):
         from tunewise.core.data import Example
