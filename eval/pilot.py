@@ -266,7 +266,7 @@ class Pilot:
         for t in trainings:          # what the sample left over goes back to training
             if spare > 0:
                 plan[t.name] = self._runs(t, training(t, plan[t.name]) + spare)
-        while cost(size, plan) > left and any(plan.values()):   # over: fewer runs, shortest first
+        while cost(size, plan) > left and any(plan.values()):   # over: drop further runs, one at a time
             longest = max(trainings, key=lambda t: len(plan[t.name]))
             plan[longest.name] = plan[longest.name][1:]
         for t in trainings:
