@@ -4,7 +4,9 @@ The pilot plans itself to a fifth of the compare it estimates from its first mea
 inside BUDGET_S. Both run the same plan (examples/plan-tickets.yaml: zero-shot, few-shot, LoRA and a classifier head, 40
 tuning steps at batch 8) with the same settings; the pilot first, then `compare`. Reports each wall time,
 the ratio (target: pilot <= 1/4 of compare), each predicted main metric against the measured one, and
-whether the pilot's pick is the compare verdict's winner (or tied with it at 95%).
+whether the pilot's pick is the compare verdict's winner (or tied with it at 95%). Beside the wall times it
+reports each half's CPU seconds: on a machine shared with other jobs whose load changes between the halves,
+the CPU ratio says what the wall ratio would be on a quiet one.
 Run: `flock /tmp/heavy.lock .venv/bin/python -m bench.pilot [--steps N]` (several minutes on 2 CPU cores);
 `--steps N` overrides the plan's `tuning.max_steps` in both halves: a longer plan, where training is
 most of what compare costs and the pilot is meant to pay.
@@ -33,16 +35,17 @@ def run_both(root: Path, overrides: list[str]) -> dict:
     from tunewise.eval.runner import load_plan, run_compare
 
     plan = load_plan(PLAN, overrides)
-    started = time.monotonic()
+    started, cpu = time.monotonic(), time.process_time()
     pilot = run_pilot(plan, BUDGET_S, Answers(**read_answers_file(ANSWERS)))
-    pilot_s = time.monotonic() - started
+    pilot_s, pilot_cpu = time.monotonic() - started, time.process_time() - cpu
     # The pilot's half on stderr at once, so a compare that is cut short still leaves it.
     print(json.dumps({"pilot_seconds": round(pilot_s, 1), "pilot": pilot.model_dump(mode="json")}), file=sys.stderr,
           flush=True)
-    started = time.monotonic()
+    started, cpu = time.monotonic(), time.process_time()
     results = run_compare(PLAN, root / "compare", overrides=overrides).model_dump(mode="json")
-    compare_s = time.monotonic() - started
-    return {"pilot": pilot, "pilot_s": pilot_s, "results": results, "compare_s": compare_s}
+    compare_s, compare_cpu = time.monotonic() - started, time.process_time() - cpu
+    return {"pilot": pilot, "pilot_s": pilot_s, "results": results, "compare_s": compare_s,
+            "pilot_cpu": pilot_cpu, "compare_cpu": compare_cpu}
 
 
 def summary(run: dict) -> dict:
@@ -58,6 +61,10 @@ def summary(run: dict) -> dict:
     return {
         "pilot_seconds": round(run["pilot_s"], 1), "compare_seconds": round(run["compare_s"], 1),
         "ratio": round(run["pilot_s"] / run["compare_s"], 3), "ratio_target": 0.25,
+        # CPU seconds of this process (all its threads): what each half cost in work, which the other
+        # jobs on a shared machine change far less than its wall time
+        "pilot_cpu_seconds": round(run["pilot_cpu"], 1), "compare_cpu_seconds": round(run["compare_cpu"], 1),
+        "cpu_ratio": round(run["pilot_cpu"] / run["compare_cpu"], 3),
         "pilot_planned_seconds": pilot.planned_seconds, "pilot_compare_estimate_seconds": pilot.compare_estimate_seconds,
         "compare_estimate_error": (round(pilot.compare_estimate_seconds / run["compare_s"] - 1, 3)
                                    if pilot.compare_estimate_seconds else None),
