@@ -6,7 +6,7 @@ tuning steps at batch 8) with the same settings; the pilot first, then `compare`
 the ratio (target: pilot <= 1/4 of compare), each predicted main metric against the measured one, and
 whether the pilot's pick is the compare verdict's winner (or tied with it at 95%). Beside the wall times it
 reports each half's CPU seconds: on a machine shared with other jobs whose load changes between the halves,
-the CPU ratio says what the wall ratio would be on a quiet one.
+the CPU ratio is close to what the wall ratio would be on a quiet one.
 Run: `flock /tmp/heavy.lock .venv/bin/python -m bench.pilot [--steps N]` (several minutes on 2 CPU cores);
 `--steps N` overrides the plan's `tuning.max_steps` in both halves: a longer plan, where training is
 most of what compare costs and the pilot is meant to pay.

@@ -99,3 +99,13 @@ def test_plan_predictions_may_name_the_api_variants_of_its_approaches():
     assert Plan.model_validate({**base, "api_model": api}).predictions[0].approach == "api-zero-shot"
     with pytest.raises(ValueError, match="not among the plan's approaches"):
         Plan.model_validate(base)
+
+
+def test_seconds_per_step_leave_out_the_first_step_of_a_short_run():
+    from tunewise.eval.pilot_train import step_seconds
+
+    # the first step ended 5 s in (the Trainer's start), the next four 1 s apart
+    assert step_seconds([5.0, 6.0, 7.0, 8.0, 9.0], train_seconds=9.0, steps=5) == pytest.approx(1.0)
+    # too few steps to leave one out: the run's average
+    assert step_seconds([5.0, 6.0], train_seconds=6.0, steps=2) == pytest.approx(3.0)
+    assert step_seconds([], train_seconds=6.0, steps=0) == pytest.approx(6.0)
