@@ -4,8 +4,12 @@ The pilot plans itself to a fifth of the compare it estimates from its first mea
 inside BUDGET_S. Both run the same plan (examples/plan-tickets.yaml: zero-shot, few-shot, LoRA and a classifier head, 40
 tuning steps at batch 8) with the same settings; the pilot first, then `compare`. Reports each wall time,
 the ratio (target: pilot <= 1/4 of compare), each predicted main metric against the measured one, and
-whether the pilot's pick is the compare verdict's winner (or tied with it at 95%).
-Run: `flock /tmp/heavy.lock .venv/bin/python -m bench.pilot` (several minutes on 2 CPU cores).
+whether the pilot's pick is the compare verdict's winner (or tied with it at 95%). Beside the wall times it
+reports each half's CPU seconds: on a machine shared with other jobs whose load changes between the halves,
+the CPU ratio is close to what the wall ratio would be on a quiet one.
+Run: `flock /tmp/heavy.lock .venv/bin/python -m bench.pilot [--steps N]` (several minutes on 2 CPU cores);
+`--steps N` overrides the plan's `tuning.max_steps` in both halves: a longer plan, where training is
+most of what compare costs and the pilot is meant to pay.
 Both runs use a temporary app home (their ledger rows are thrown away) and the shared model cache.
 """
 from __future__ import annotations
@@ -24,23 +28,24 @@ ANSWERS = EXAMPLES / "answers-tickets.yaml"
 BUDGET_S = 600.0
 
 
-def run_both(root: Path) -> dict:
+def run_both(root: Path, overrides: list[str]) -> dict:
     from tunewise.advisor.questions import read_answers_file
     from tunewise.advisor.records import Answers
     from tunewise.eval.pilot import run_pilot
     from tunewise.eval.runner import load_plan, run_compare
 
-    plan = load_plan(PLAN)
-    started = time.monotonic()
+    plan = load_plan(PLAN, overrides)
+    started, cpu = time.monotonic(), time.process_time()
     pilot = run_pilot(plan, BUDGET_S, Answers(**read_answers_file(ANSWERS)))
-    pilot_s = time.monotonic() - started
+    pilot_s, pilot_cpu = time.monotonic() - started, time.process_time() - cpu
     # The pilot's half on stderr at once, so a compare that is cut short still leaves it.
     print(json.dumps({"pilot_seconds": round(pilot_s, 1), "pilot": pilot.model_dump(mode="json")}), file=sys.stderr,
           flush=True)
-    started = time.monotonic()
-    results = run_compare(PLAN, root / "compare").model_dump(mode="json")
-    compare_s = time.monotonic() - started
-    return {"pilot": pilot, "pilot_s": pilot_s, "results": results, "compare_s": compare_s}
+    started, cpu = time.monotonic(), time.process_time()
+    results = run_compare(PLAN, root / "compare", overrides=overrides).model_dump(mode="json")
+    compare_s, compare_cpu = time.monotonic() - started, time.process_time() - cpu
+    return {"pilot": pilot, "pilot_s": pilot_s, "results": results, "compare_s": compare_s,
+            "pilot_cpu": pilot_cpu, "compare_cpu": compare_cpu}
 
 
 def summary(run: dict) -> dict:
@@ -56,6 +61,10 @@ def summary(run: dict) -> dict:
     return {
         "pilot_seconds": round(run["pilot_s"], 1), "compare_seconds": round(run["compare_s"], 1),
         "ratio": round(run["pilot_s"] / run["compare_s"], 3), "ratio_target": 0.25,
+        # CPU seconds of this process (all its threads): what each half cost in work, which the other
+        # jobs on a shared machine change far less than its wall time
+        "pilot_cpu_seconds": round(run["pilot_cpu"], 1), "compare_cpu_seconds": round(run["compare_cpu"], 1),
+        "cpu_ratio": round(run["pilot_cpu"] / run["compare_cpu"], 3),
         "pilot_planned_seconds": pilot.planned_seconds, "pilot_compare_estimate_seconds": pilot.compare_estimate_seconds,
         "compare_estimate_error": (round(pilot.compare_estimate_seconds / run["compare_s"] - 1, 3)
                                    if pilot.compare_estimate_seconds else None),
@@ -73,14 +82,24 @@ def summary(run: dict) -> dict:
 
 
 def main() -> None:
+    import argparse
+
     import torch
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, help="the plan's tuning.max_steps (default: the plan's own, 40)")
+    args = parser.parse_args()
+    if args.steps is not None and args.steps < 1:
+        parser.error(f"--steps must be a positive number of steps, not {args.steps}")
+    overrides = [] if args.steps is None else [f"tuning.max_steps={args.steps}"]
 
     real_models = Path(os.environ.get("TUNEWISE_HOME") or Path.home() / ".cache" / "tunewise") / "models"
     os.environ.setdefault("TUNEWISE_MODELS", str(real_models))
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["TUNEWISE_HOME"] = str(Path(tmp) / "home")
-        out = summary(run_both(Path(tmp)))
+        out = summary(run_both(Path(tmp), overrides))
+    out["plan"] = {"file": PLAN.name, "overrides": overrides}
     out["machine"] = {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
                       "torch": torch.__version__, "load_before": [round(x, 2) for x in load_before],
                       "load_after": [round(x, 2) for x in os.getloadavg()],

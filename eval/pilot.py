@@ -6,10 +6,10 @@ will do at full scale.
 - In-context approaches (and their API variants, when the plan has an API model) answer a stratified sample
   of the eval set (or of a held-out slice of train). The sample starts at MIN_PER_CLASS per class, which
   also measures each approach's seconds per answer, and grows to what the budget buys.
-- A trainable approach trains once, on the full data with the full run's schedule, pausing at growing step
-  counts (a warm-start curve: each pause is a point on the very run `compare` trains); it is scored on the
-  same sample at each pause. The first pause measures seconds per step (or the ledger already knows them),
-  which places the later pauses. The curve (eval/curves.py) is in examples seen (steps x batch), the axis
+- A trainable approach makes complete short runs on the full data, each with the plan's schedule
+  compressed to its length (a paused long run is still mid-schedule and predicts poorly), scored on the
+  same sample. The first run measures seconds per step (or the ledger already knows them), which sizes
+  the later runs. The curve (eval/curves.py) is in examples seen (steps x batch), the axis
   that differs between the pilot and the full run, and starts at the zero-shot score for tuned LMs.
 - Successive halving: after each rung, approaches whose interval lies clearly below the leader's stop.
 - Every prediction has a 95% interval: a bootstrap over the sample's examples (refitting the curve on
@@ -18,7 +18,7 @@ Measuring goes through the compare machinery (Workspace, the registry's builders
 second copy. Ctrl-C stops measuring and keeps what was measured; each point is appended to the ledger.
 
 This module runs the pilot and spends its budget; the sample and the in-context answers are in
-eval/pilot_sample.py, the warm-started training in eval/pilot_train.py, the predictions and their
+eval/pilot_sample.py, the short training runs in eval/pilot_train.py, the predictions and their
 intervals in eval/pilot_predict.py, the budget arithmetic in eval/pilot_plan.py.
 """
 from __future__ import annotations
@@ -131,7 +131,7 @@ class Pilot:
                 systems[name] = self._answer(ws, name, self.sample)
             else:
                 self.result.skipped.append(f"{name}: not measured, the budget was spent")
-        for name in [n for n in self.names if is_tuned(n)]:  # the first pause; measures s per step
+        for name in [n for n in self.names if is_tuned(n)]:  # the first short run; measures s per step
             self._start_training(ws, name)
         self._plan_rest()
         for name, system in systems.items():                 # the sample grows to what the budget bought
@@ -143,18 +143,18 @@ class Pilot:
         self._rungs(ws)
 
     def _rungs(self, ws) -> None:
-        """Score every trainable at its pause, drop the clearly worse, continue the rest to their next pause."""
+        """Score every trainable's last short run, drop the clearly worse, give the rest their next run."""
         pending, rung = list(self.trainings.values()), 1
         while pending:
             for t in pending:
-                self._score_pause(ws, t, rung)
+                self._score_run(ws, t, rung)
             self._halve()
             going = []
-            for t in (t for t in pending if t.pauses and t.name not in self.result.dropped):
-                step = t.pauses.pop(0)
-                if self._fits((step - t.step) * (t.step_s or 0.0) + 2 * t.overhead_s
+            for t in (t for t in pending if t.runs and t.name not in self.result.dropped):
+                step = t.runs.pop(0)
+                if self._fits(step * (t.step_s or 0.0) + t.overhead_s + t.load_s
                               + self.measured.answer_s.get(t.name, EXAMPLE_SECONDS) * len(self.sample)):
-                    self._train_to(ws, t, step)
+                    self._train_run(ws, t, step)
                     going.append(t)
                 else:
                     self.result.skipped.append(f"{t.name} rung {rung + 1} ({step} steps): it would overrun the budget")
@@ -179,22 +179,22 @@ class Pilot:
             return
         share = max(self.budget_s - self.elapsed, 0.0) * pilot_plan.PLAN_SHARE / max(len(self._trainable()), 1)
         t = Training(name, ws.out / "models" / tuning_block(name), steps, batch, step_s=known)
-        first = pilot_plan.first_pause(steps, known, share)
+        first = pilot_plan.first_run(steps, known, share)
         if not self._fits(first * (known or 0.0) + 2 * LOAD_SECONDS):
             self.result.skipped.append(f"{name}: not trained, the budget was spent")
             return
         self.trainings[name] = t
-        self._train_to(ws, t, first)
+        self._train_run(ws, t, first)
 
     def _trainable(self) -> list[str]:
         return [n for n in self.names if is_tuned(n)]
 
-    def _train_to(self, ws, t: Training, step: int) -> None:
-        peak = pilot_train.train_to(ws, t, step, self.progress)
+    def _train_run(self, ws, t: Training, steps: int) -> None:
+        peak = pilot_train.train_run(ws, t, steps, self.progress)
         self.result.peak_memory_mb = max(self.result.peak_memory_mb, peak)
 
-    def _score_pause(self, ws, t: Training, rung: int) -> None:
-        seconds, peak = pilot_train.score_pause(ws, t, self.sample, self.measured)
+    def _score_run(self, ws, t: Training, rung: int) -> None:
+        seconds, peak = pilot_train.score_run(ws, t, self.sample, self.measured)
         self._record_point(t.name, rung, min(len(self.train), t.step * t.batch), t.step, seconds, peak, t)
 
     def _record_point(self, name: str, rung: int, labels: int, steps: int | None, seconds: float, peak: float,
@@ -231,29 +231,29 @@ class Pilot:
     # -- planning -------------------------------------------------------------------------------------
 
     def _plan_rest(self) -> None:
-        """From what the first measurements cost: the pilot's ceiling, the sample size, the later pauses."""
+        """From what the first measurements cost: the pilot's ceiling, the sample size, the later short runs."""
         baseline = self.measured.answer_s.get(registry.baseline(), max(self.measured.answer_s.values(),
                                                                         default=EXAMPLE_SECONDS))
         answer = {n: self.measured.answer_s.get(n, baseline) for n in self.names}
         trainings = list(self.trainings.values())
         load = max([t.overhead_s for t in trainings] or [LOAD_SECONDS])
-        estimate = pilot_plan.compare_seconds(len(self.order), answer.values(),
-                                              [(t.full, t.step_s or 0.0, t.overhead_s) for t in trainings], load)
+        runs = [(t.full, t.step_s or 0.0, (t.overhead_s + t.load_s) / 2) for t in trainings]
+        estimate = pilot_plan.compare_seconds(len(self.order), answer.values(), runs, load)
         self.ceiling = min(self.budget_s, pilot_plan.PLAN_SHARE * estimate)
         self.result.compare_estimate_seconds = round(estimate, 1)
         self.result.planned_seconds = round(self.ceiling, 1)
         left = max(self.ceiling - self.elapsed, 0.0)
         growing = sum(answer[n] for n in self.measured.rows)      # the in-context approaches, per example
 
-        def training(t: Training, pauses: list[int]) -> float:
-            return len(pauses) * 2 * t.overhead_s + ((pauses or [t.step])[-1] - t.step) * (t.step_s or 0.0)
+        def training(t: Training, runs: list[int]) -> float:
+            return sum(r * (t.step_s or 0.0) + t.overhead_s + t.load_s for r in runs)
 
         def cost(size: int, plan: dict[str, list[int]]) -> float:
             return growing * max(size - len(self.sample), 0) + sum(
                 (1 + len(plan[t.name])) * answer[t.name] * size + training(t, plan[t.name]) for t in trainings)
 
         share = left * pilot_plan.TRAIN_SHARE / max(len(trainings), 1)
-        plan = {t.name: pilot_plan.plan_pauses(t.step, t.full, t.step_s or 0.0, share) for t in trainings}
+        plan = {t.name: self._runs(t, share) for t in trainings}
         size = len(self.sample)
         if not self.fixed:
             per_example = growing + sum((1 + len(plan[t.name])) * answer[t.name] for t in trainings)
@@ -265,14 +265,17 @@ class Pilot:
         spare = (left - cost(size, plan)) / max(len(trainings), 1)
         for t in trainings:          # what the sample left over goes back to training
             if spare > 0:
-                reach = ((plan[t.name] or [t.step])[-1] - t.step) * (t.step_s or 0.0)
-                plan[t.name] = pilot_plan.plan_pauses(t.step, t.full, t.step_s or 0.0, reach + spare)
-        while cost(size, plan) > left and any(plan.values()):   # over: fewer pauses, nearest first
+                plan[t.name] = self._runs(t, training(t, plan[t.name]) + spare)
+        while cost(size, plan) > left and any(plan.values()):   # over: drop further runs, one at a time
             longest = max(trainings, key=lambda t: len(plan[t.name]))
             plan[longest.name] = plan[longest.name][1:]
         for t in trainings:
-            t.pauses = plan[t.name]
+            t.runs = plan[t.name]
         self.sample = self.order[:size]
+
+    @staticmethod
+    def _runs(t: Training, seconds: float) -> list[int]:
+        return pilot_plan.plan_runs(t.step, t.full, t.step_s or 0.0, seconds, t.overhead_s + t.load_s)
 
     def _fits(self, seconds: float) -> bool:
         """Within the user's budget and, once planned, within PILOT_SHARE of the estimated compare."""

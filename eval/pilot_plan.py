@@ -4,9 +4,9 @@
   the pilot's first measurements (a pilot that costs more than a quarter of compare is not worth running).
 - The sample: as many stratified eval examples as the budget left after training buys at the measured
   seconds per example of every approach that answers it, never fewer than MIN_PER_CLASS per class.
-- The rungs: a trainable approach trains once on the full data with the full run's schedule and pauses at
-  growing step counts (a warm-start curve); the last pause is as far as its measured seconds per step
-  allow, the others are fixed fractions of it.
+- The rungs: a trainable approach makes complete short runs on the full data, each with the plan's
+  schedule compressed to its length: a first one that measures seconds per step, then one as long as
+  those allow.
 - A held-out slice of train stands in for the eval set when there is none.
 """
 from __future__ import annotations
@@ -22,7 +22,8 @@ PLAN_SHARE = 0.2            # what it plans for: the rest is margin for estimate
 TRAIN_SHARE = 0.5           # of the planned time, what training may take before the sample grows
 MIN_PER_CLASS = 3           # fewer per class and one mistake moves a class's F1 by a third
 MIN_SAMPLE = 8              # generation / QA: the smallest sample worth an interval
-RUNG_FRACTIONS = (0.25, 0.5, 1.0)   # pauses, as fractions of the furthest step the budget reaches
+FIRST_FRACTION = 0.25       # the first short run, as a fraction of what a known step time reaches
+MIN_GROWTH = 1.5            # a further short run shorter than this multiple of the first adds little
 HOLDOUT_FRACTION = 0.2
 Z95 = 1.96
 LOAD_SECONDS = 10.0         # loading the bundled 135M model and tokenizer on this CPU, measured
@@ -69,23 +70,24 @@ def plan_sample(seconds: float, per_example_s: float, eval_size: int, minimum: i
     return SamplePlan(affordable, minimum, "budget")
 
 
-def plan_pauses(first: int, full: int, step_s: float, seconds: float) -> list[int]:
-    """The steps at which a warm-started run pauses to be scored, after its first pause at `first`.
+def plan_runs(first: int, full: int, step_s: float, seconds: float, overhead_s: float = 0.0) -> list[int]:
+    """The complete short run a trainable approach makes after its first one (`first` steps), if any.
 
-    The furthest pause is as far as `seconds` of training reach at `step_s` (at most `full`); the others
-    sit at RUNG_FRACTIONS of it. Reaching `full` means the full run is measured, not predicted.
+    Each run trains from scratch on all the data with the plan's schedule compressed to its length, so it
+    costs its whole length plus `overhead_s` (loading, saving): the one run `seconds` buy is as long as
+    they reach (at most `full`, which measures the plan's run instead of predicting it), and is worth
+    making only when it is clearly longer than the first.
     """
-    reach = full if step_s <= 0 else min(full, first + int(seconds // step_s))
-    pauses = {max(first, round(reach * f)) for f in RUNG_FRACTIONS}
-    return sorted(p for p in pauses if p > first)
+    length = full if step_s <= 0 else min(full, int((seconds - overhead_s) // step_s))
+    return [length] if length >= max(first * MIN_GROWTH, first + 1) else []
 
 
-def first_pause(full: int, known_step_s: float | None, seconds: float) -> int:
-    """The first pause: an eighth of the run when nothing is known (it measures seconds per step), else the
-    first RUNG_FRACTION of what the known step time reaches in `seconds`."""
+def first_run(full: int, known_step_s: float | None, seconds: float) -> int:
+    """The first short run: an eighth of the plan's steps when nothing is known (it measures seconds per
+    step), else FIRST_FRACTION of what the known step time reaches in `seconds`."""
     if known_step_s:
         reach = min(full, int(seconds // known_step_s))
-        return max(1, min(full, round(reach * RUNG_FRACTIONS[0])))
+        return max(1, min(full, round(reach * FIRST_FRACTION)))
     return max(1, min(full, math.ceil(full / 8)))
 
 

@@ -22,11 +22,12 @@ CURVE_RESAMPLES = 99
 
 
 def points_with_anchor(measured: Measured, name: str) -> tuple[list[int], list[list[dict]]]:
-    """Examples seen and rows per pause, from the untrained anchor (0 examples) when it answered the same sample."""
+    """Examples seen and rows per short run, from the untrained anchor (0 examples) when it answered the same
+    sample (or a longer prefix of the same stratified order)."""
     anchor = anchor_of(name)
     xs, rows = list(measured.x[name]), list(measured.rows[name])
-    if anchor in measured.rows and len(measured.rows[anchor][0]) == len(rows[0]):
-        xs, rows = [0] + xs, [measured.rows[anchor][0]] + rows
+    if anchor in measured.rows and len(measured.rows[anchor][0]) >= len(rows[0]):
+        xs, rows = [0] + xs, [measured.rows[anchor][0][: len(rows[0])]] + rows
     return xs, rows
 
 
@@ -52,9 +53,9 @@ def predict(plan: Plan, result: PilotResult, measured: Measured, name: str, t: T
         approach=name, family=fit.family, params=[round(p, 6) for p in fit.params], rmse=round(fit.rmse, 4),
         stable=stable, holdout_error=None if fit.holdout_error is None else round(fit.holdout_error, 4))
     if not stable:
-        # Training stopped short of the plan's steps and no curve says where it goes: the last point is
-        # a floor, not a forecast (the ticket pilot's 5-of-40-step points sat 0.75 below the measured
-        # scores), so the interval reaches the metric's ceiling and cannot rank the approach out.
+        # The short runs stopped short of the plan's steps and no curve says where they go: the longest
+        # one's score stands, but more steps mostly help, so it is a floor rather than a forecast and the
+        # interval reaches the metric's ceiling (it cannot rank the approach out).
         return measured_prediction.model_copy(update={"basis": "last-point", "high": 1.0}), curve
     value = min(1.0, max(0.0, fit.predict(target)))
     low, high = curve_interval(plan, fit, xs, rows, target, value)

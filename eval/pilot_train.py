@@ -1,9 +1,12 @@
-"""The pilot's trainable approaches: one warm-started run each, on the full data with the full run's
-schedule, paused at growing step counts and scored on the sample at each pause.
+"""The pilot's trainable approaches: complete short runs, each on the full data with the plan's schedule
+(warmup, linear decay) compressed to its length, scored on the sample.
 
-The first pause measures seconds per step (unless the ledger already knows them), which places the later
-pauses (eval/pilot_plan.py). Training goes through the tuning registry, scoring through the compare
-machinery (the registry's builders and predict_rows), never a second copy.
+A paused long run is a poor predictor: at 5 of 40 steps its learning rate is still high and nothing has
+settled (the ticket pilot's pauses sat 0.75 below the measured scores, bench/RESULTS.md); a complete
+short run ends settled, as the full run does. The first run measures seconds per step (unless the
+ledger already knows them), which sizes the later runs (eval/pilot_plan.py). Training goes through the
+tuning registry, scoring through the compare machinery (the registry's builders and predict_rows), never
+a second copy.
 """
 from __future__ import annotations
 
@@ -24,16 +27,21 @@ from tunewise.eval.pilot_sample import Measured
 
 @dataclass
 class Training:
-    """One warm-started run of a trainable approach: where it is, and what its steps cost."""
+    """A trainable approach's short runs: the longest made so far, and what its steps cost."""
 
     name: str
     out: Path
     full: int                   # the plan's optimizer steps
     batch: int                  # examples per optimizer step
-    pauses: list[int] = field(default_factory=list)   # steps still to reach, in order
-    step: int = 0               # where it is paused now
+    runs: list[int] = field(default_factory=list)     # lengths of the short runs still to make, in order
+    step: int = 0               # the length of the last short run made
     step_s: float | None = None
-    overhead_s: float = LOAD_SECONDS   # model load and checkpoint per pause, measured at the first
+    overhead_s: float = LOAD_SECONDS   # model load and save per run, measured at the first
+    loaded_s: float | None = None      # loading a run's output to score it, measured at the first score
+
+    @property
+    def load_s(self) -> float:
+        return self.overhead_s if self.loaded_s is None else self.loaded_s
 
 
 def is_tuned(name: str) -> bool:
@@ -87,27 +95,42 @@ def known_step_seconds(ws, name: str) -> float | None:
         return None
 
 
-def train_to(ws, t: Training, step: int, progress: Callable[[str, int, int], None]) -> float:
-    """Continue `t`'s run to `step` on the full run's schedule (pausing there unless it is the end),
-    measuring its seconds per step and per pause; returns the run's peak memory (MB)."""
+def train_run(ws, t: Training, steps: int, progress: Callable[[str, int, int], None]) -> float:
+    """A complete run of `steps` steps from scratch, the plan's schedule compressed to that length, into
+    `t.out` (where the approach's build finds it); measures seconds per step and per run, returns the
+    run's peak memory (MB)."""
     from tunewise.tuning.registry import run_tuning
 
     started = time.monotonic()
-    resume = t.step > 0
     cfg = run_config(ws.plan, t.name, t.out, ws.system).model_copy(update={
-        "max_steps": t.full, "stop_at_step": step if step < t.full else None, "resume": resume,
-        "force": not resume})
-    report = lambda p: progress(f"pilot {t.name}: train", p.step, t.full)  # noqa: E731
-    run = run_tuning(cfg, report)         # not the ledger's tune hook: a paused segment is not a run
+        "max_steps": steps, "stop_at_step": None, "resume": False, "force": True})
+    ends: list[float] = []          # when each step ended
+
+    def report(p) -> None:
+        if p.step > 0:
+            ends.append(time.monotonic())
+        progress(f"pilot {t.name}: train", p.step, steps)
+
+    run = run_tuning(cfg, report)         # not the ledger's tune hook: a short run is not the plan's run
     wall = time.monotonic() - started
-    t.step_s = run.train_seconds / max(step - t.step, 1)
-    t.overhead_s = max(wall - run.train_seconds, 0.0)
-    t.step = step
+    t.step_s = step_seconds(ends, run.train_seconds, steps)
+    t.overhead_s = max(wall - t.step_s * steps, 0.0)
+    t.step = steps
     return run.peak_memory_mb or 0.0
 
 
-def score_pause(ws, t: Training, sample: list[Example], measured: Measured) -> tuple[float, float]:
-    """Score `t` where it is paused on the sample, adding the rows at its examples seen; returns the
+def step_seconds(ends: list[float], train_seconds: float, steps: int) -> float:
+    """Seconds per step from when the steps ended, leaving out the first: it carries the Trainer's start
+    (optimizer, first allocations), which a short run spreads over too few steps and the estimate of the
+    plan's long run then multiplies (bench.pilot --steps 120 found the pilot's estimate of compare 2.35
+    times what compare took). With fewer than three steps, the run's own average."""
+    if len(ends) >= 3:
+        return (ends[-1] - ends[0]) / (len(ends) - 1)
+    return train_seconds / max(steps, 1)
+
+
+def score_run(ws, t: Training, sample: list[Example], measured: Measured) -> tuple[float, float]:
+    """Score `t`'s last short run on the sample, adding the rows at its examples seen; returns the
     seconds it took and the peak memory (MB)."""
     from tunewise.eval.runner import PeakMemory, predict_rows
     from tunewise.eval.workspace import build_approach
@@ -115,9 +138,11 @@ def score_pause(ws, t: Training, sample: list[Example], measured: Measured) -> t
     started = time.monotonic()
     with PeakMemory() as memory:
         built = build_approach(ws, t.name)
+        loaded = time.monotonic()
         rows = predict_rows(ws, f"pilot {t.name}", built.system, sample)
-    seconds = time.monotonic() - started
-    measured.answer_s[t.name] = seconds / max(len(sample), 1)
+    done = time.monotonic()
+    t.loaded_s = loaded - started
+    measured.answer_s[t.name] = (done - loaded) / max(len(sample), 1)
     measured.rows.setdefault(t.name, []).append(rows)
     measured.x.setdefault(t.name, []).append(t.step * t.batch)
-    return seconds, max(memory.peak_mb, built.peak_memory_mb or 0.0)
+    return done - started, max(memory.peak_mb, built.peak_memory_mb or 0.0)

@@ -1,4 +1,4 @@
-"""How the pilot spends its budget: the sample from the budget and measured seconds per answer, the pauses
+"""How the pilot spends its budget: the sample from the budget and measured seconds per answer, the short runs
 from measured seconds per step, the ledger's step times, the held-out slice."""
 import pytest
 
@@ -21,20 +21,23 @@ def test_the_sample_is_what_the_budget_buys_within_the_minimum_and_the_eval_set(
     assert pp.plan_sample(60.0, 4.0, 45, 5).size == 15
 
 
-def test_pauses_follow_the_measured_step_time():
-    # 2 s a step, paused at step 5 of 40, 30 s left for training: reaches step 20, pauses at fractions of it
-    assert pp.plan_pauses(first=5, full=40, step_s=2.0, seconds=30.0) == [10, 20]
-    # cheap steps reach the plan's own step count: the last pause is the full run, measured not predicted
-    assert pp.plan_pauses(first=5, full=40, step_s=0.1, seconds=30.0) == [10, 20, 40]
-    # no time left: nothing beyond the first pause
-    assert pp.plan_pauses(first=5, full=40, step_s=2.0, seconds=1.0) == []
+def test_the_second_short_run_is_as_long_as_the_measured_step_time_allows():
+    # 2 s a step, 1 s to load and save, 40 s left after a 5-step first run: 19 steps (19 x 2 + 1 = 39 s)
+    assert pp.plan_runs(first=5, full=40, step_s=2.0, seconds=40.0, overhead_s=1.0) == [19]
+    # cheap steps reach the plan's own step count: the run is the full run, measured not predicted
+    assert pp.plan_runs(first=5, full=40, step_s=0.1, seconds=30.0) == [40]
+    assert pp.plan_runs(first=5, full=40, step_s=0.0, seconds=1.0) == [40]
+    # no time left, or not enough for a run clearly longer than the first: nothing more
+    assert pp.plan_runs(first=5, full=40, step_s=2.0, seconds=1.0) == []
+    assert pp.plan_runs(first=5, full=40, step_s=2.0, seconds=14.0) == []
+    assert pp.plan_runs(first=5, full=40, step_s=2.0, seconds=16.0) == [8]
 
 
-def test_the_first_pause_is_an_eighth_unless_the_step_time_is_known():
-    assert pp.first_pause(full=40, known_step_s=None, seconds=100.0) == 5
-    assert pp.first_pause(full=40, known_step_s=1.0, seconds=100.0) == 10     # a quarter of the 40 reachable
-    assert pp.first_pause(full=40, known_step_s=10.0, seconds=40.0) == 1
-    assert pp.first_pause(full=3, known_step_s=None, seconds=100.0) == 1
+def test_the_first_run_is_an_eighth_unless_the_step_time_is_known():
+    assert pp.first_run(full=40, known_step_s=None, seconds=100.0) == 5
+    assert pp.first_run(full=40, known_step_s=1.0, seconds=100.0) == 10     # a quarter of the 40 reachable
+    assert pp.first_run(full=40, known_step_s=10.0, seconds=40.0) == 1
+    assert pp.first_run(full=3, known_step_s=None, seconds=100.0) == 1
 
 
 def test_step_times_come_from_matching_ledger_rows():
@@ -96,3 +99,13 @@ def test_plan_predictions_may_name_the_api_variants_of_its_approaches():
     assert Plan.model_validate({**base, "api_model": api}).predictions[0].approach == "api-zero-shot"
     with pytest.raises(ValueError, match="not among the plan's approaches"):
         Plan.model_validate(base)
+
+
+def test_seconds_per_step_leave_out_the_first_step_of_a_short_run():
+    from tunewise.eval.pilot_train import step_seconds
+
+    # the first step ended 5 s in (the Trainer's start), the next four 1 s apart
+    assert step_seconds([5.0, 6.0, 7.0, 8.0, 9.0], train_seconds=9.0, steps=5) == pytest.approx(1.0)
+    # too few steps to leave one out: the run's average
+    assert step_seconds([5.0, 6.0], train_seconds=6.0, steps=2) == pytest.approx(3.0)
+    assert step_seconds([], train_seconds=6.0, steps=0) == pytest.approx(6.0)

@@ -47,3 +47,19 @@ def test_the_sample_is_stratified_by_label():
     picked = stratified(examples, 6, seed=0, by_label=True)
     assert len(picked) == 6 and sum(e.response == "b" for e in picked) == 3
     assert stratified(examples, 6, seed=0, by_label=True) == picked
+
+
+def test_the_untrained_anchor_joins_a_tuned_lms_points_on_the_same_prefix_of_the_sample():
+    from tunewise.eval.pilot_predict import points_with_anchor
+    from tunewise.eval.pilot_sample import Measured
+
+    rows = lambda n, tag: [{"id": f"{tag}{i}"} for i in range(n)]  # noqa: E731
+    # zero-shot answered 45 (the whole eval set), the LoRA short runs 15 of the same order
+    measured = Measured(rows={"zero-shot": [rows(45, "z")], "lora": [rows(15, "a"), rows(15, "b")]},
+                        x={"zero-shot": [0], "lora": [40, 160]})
+    xs, found = points_with_anchor(measured, "lora")
+    assert xs == [0, 40, 160] and [len(r) for r in found] == [15, 15, 15]
+    assert found[0] == rows(15, "z")                                   # the prefix: the same examples
+    # an anchor measured on fewer examples than the runs is no anchor for them
+    measured.rows["zero-shot"] = [rows(10, "z")]
+    assert points_with_anchor(measured, "lora")[0] == [40, 160]
