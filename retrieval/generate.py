@@ -85,23 +85,30 @@ class LocalGenerator:
         scores: list = [None] * len(batch)
         kwargs = {} if shared else {"cache_implementation": self.kv_cache}
         started, scoring_s = time.perf_counter(), 0.0
+        prompt_length = inputs["input_ids"].shape[1]
         with torch.inference_mode():
             if shared:
-                ids, mask = inputs["input_ids"], inputs["attention_mask"]
-                kwargs["cache"] = prefill(self.model, ids, mask)
+                # generate()'s own first pass, made here so the reference is scored from it; generate()
+                # then continues from the greedy first token, so the answers are the ones it would give.
+                cache, next_token = prefill(self.model, inputs["input_ids"], inputs["attention_mask"])
                 scored = time.perf_counter()
                 replies = [self._reply_ids(c, self._ids(self.render(c)), r) for c, r in zip(batch, references)]
-                scores = score_after_prefill(self.model, kwargs["cache"], ids, mask, replies, tok.pad_token_id)
+                scores = score_after_prefill(self.model, cache, next_token, inputs["attention_mask"], replies,
+                                             tok.pad_token_id)
                 scoring_s = time.perf_counter() - scored
-            output = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
-                                         temperature=None, top_p=None, top_k=None, pad_token_id=tok.pad_token_id,
-                                         **kwargs)
+                first = next_token.argmax(dim=-1, keepdim=True)
+                inputs = {"input_ids": torch.cat([inputs["input_ids"], first], dim=1),
+                          "attention_mask": torch.cat([inputs["attention_mask"], torch.ones_like(first)], dim=1)}
+                kwargs, max_new_tokens = {"cache": cache}, max_new_tokens - 1
+            output = (self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, temperature=None,
+                                          top_p=None, top_k=None, pad_token_id=tok.pad_token_id, **kwargs)
+                      if max_new_tokens > 0 else inputs["input_ids"])
         per_item_ms = (time.perf_counter() - started - scoring_s) * 1000 / len(batch)
         if references is not None and not shared:   # a prompt that had to be cut, or a prompt-tuned model
             scores = [self.loglikelihood(c, [r])[0] for c, r in zip(batch, references)]
-        new = output[:, inputs["input_ids"].shape[1]:]
+        new = output[:, prompt_length:]
         results = []
-        for row, mask, score in zip(new, inputs["attention_mask"], scores):
+        for row, mask, score in zip(new, inputs["attention_mask"][:, :prompt_length], scores):
             ids = row.tolist()
             if tok.eos_token_id in ids:  # count the end-of-turn token, drop the padding after it
                 ids = ids[:ids.index(tok.eos_token_id) + 1]
@@ -111,9 +118,9 @@ class LocalGenerator:
 
     def _scores_in_prefill(self, inputs, limit: int) -> bool:
         """One prompt pass can serve answering and scoring: a plain (or merged) model with a dynamic cache,
-        prompts of two tokens or more, none cut to fit (the reference is scored after the whole prompt)."""
+        and prompts none of which was cut to fit (the reference is scored after the whole prompt)."""
         length = inputs["input_ids"].shape[1]
-        return self.kv_cache is None and not hasattr(self.model, "peft_config") and 1 < length < limit
+        return self.kv_cache is None and not hasattr(self.model, "peft_config") and length < limit
 
     def loglikelihood(self, conversation: Conversation, continuations: Sequence[str]) -> list[tuple[float, int]]:
         """Sum of log-probabilities of each continuation as the assistant's reply, and its token count.

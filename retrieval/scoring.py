@@ -145,43 +145,44 @@ def _full_pass_batch(model, prompt_ids: list[int], replies: Sequence[list[int]],
 
 
 
+
 def prefill(model, input_ids, attention_mask):
-    """The key/values of a left-padded batch of prompts, every token but the last (generate() runs that
-    one itself when it continues from them), positions numbered as generate() numbers padded rows."""
+    """One pass over a left-padded batch of prompts, as generate() makes it (same positions, same last
+    logits): the prompts' key/values and the log-probabilities of each prompt's next token."""
     import torch
 
-    positions = _positions(attention_mask)
     with torch.inference_mode():
-        out = model(input_ids=input_ids[:, :-1], attention_mask=attention_mask[:, :-1],
-                    position_ids=positions[:, :-1], use_cache=True, logits_to_keep=1)
-    return out.cache
+        out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=_positions(attention_mask),
+                    use_cache=True, logits_to_keep=1)
+    return out.cache, torch.log_softmax(out.logits[:, -1].float(), dim=-1)
 
 
-def score_after_prefill(model, cache, input_ids, attention_mask, replies: Sequence[list[int]],
+def score_after_prefill(model, cache, next_token, attention_mask, replies: Sequence[list[int]],
                         pad_id: int) -> list[Score]:
-    """Each row's reply scored after its prompt, from `prefill`'s key/values (left as they were found):
-    equal to `score_after_shared_prompt` on each prompt alone, up to the padding's rounding. Answering
-    and scoring a reference then share one prompt pass."""
+    """Each row's reply scored after its prompt from `prefill`'s key/values and next-token log-probabilities
+    (the key/values are left as they were found): equal to `score_after_shared_prompt` on each prompt
+    alone, up to the padding's rounding. Answering and scoring a reference then share one prompt pass."""
     import torch
 
-    positions = _positions(attention_mask)
-    width = max(len(r) for r in replies)                      # the last prompt token, then each reply
-    ids = torch.full((len(replies), width), pad_id, dtype=torch.long, device=input_ids.device)
-    mask = torch.zeros((len(replies), width), dtype=attention_mask.dtype, device=input_ids.device)
-    ids[:, 0], mask[:, 0] = input_ids[:, -1], 1
-    for i, reply in enumerate(replies):
-        fed = reply[:-1]                                      # the last reply token's logits are never read
-        ids[i, 1:1 + len(fed)] = torch.tensor(fed, dtype=torch.long)
-        mask[i, 1:1 + len(fed)] = 1
-    with torch.inference_mode():
-        logits = model(input_ids=ids, attention_mask=torch.cat([attention_mask, mask[:, 1:]], dim=1),
-                       position_ids=positions[:, -1:] + torch.arange(width, device=ids.device),
-                       cache=cache, use_cache=True).logits
-        cache.crop(-width)                                    # drop what this pass added
-    logprobs = torch.log_softmax(logits.float(), dim=-1)
-    return [(float(logprobs[i, torch.arange(len(reply)), torch.tensor(reply)].sum()), len(reply))
-            for i, reply in enumerate(replies)]
-
+    totals = [float(next_token[i, reply[0]]) for i, reply in enumerate(replies)]
+    width = max(len(r) for r in replies) - 1                 # every reply token but the last is fed
+    if width > 0:
+        device = attention_mask.device
+        ids = torch.full((len(replies), width), pad_id, dtype=torch.long, device=device)
+        mask = torch.zeros((len(replies), width), dtype=attention_mask.dtype, device=device)
+        for i, reply in enumerate(replies):
+            ids[i, :len(reply) - 1] = torch.tensor(reply[:-1], dtype=torch.long)
+            mask[i, :len(reply) - 1] = 1
+        positions = _positions(attention_mask)[:, -1:] + 1 + torch.arange(width, device=device)
+        with torch.inference_mode():
+            logits = model(input_ids=ids, attention_mask=torch.cat([attention_mask, mask], dim=1),
+                           position_ids=positions, cache=cache, use_cache=True).logits
+            cache.crop(-width)                                # drop what this pass added
+        logprobs = torch.log_softmax(logits.float(), dim=-1)
+        for i, reply in enumerate(replies):
+            rows = torch.arange(len(reply) - 1)
+            totals[i] += float(logprobs[i, rows, torch.tensor(reply[1:])].sum())
+    return [(total, len(reply)) for total, reply in zip(totals, replies)]
 
 def _positions(attention_mask):
     positions = attention_mask.long().cumsum(-1) - 1
