@@ -99,7 +99,9 @@ def build_plan(rec: Recommendation, request: AdviceRequest, plan_path: Path) -> 
         **({"api_model": request.model} if is_api else {"model": request.model}),
         tuning=PlanTuning(max_seq_len=work.seq_len), recommendation=rec.recommendation,
         reasons=top.reasons + notes,
-        prices=Prices(gpu_hour_usd=answers.gpu_hour_usd, input_token_usd_per_1m=answers.token_usd_per_1m),
+        # The questionnaire asks one price per million tokens (as its estimates use it): prompt and output alike.
+        prices=Prices(gpu_hour_usd=answers.gpu_hour_usd, input_token_usd_per_1m=answers.token_usd_per_1m,
+                      output_token_usd_per_1m=answers.token_usd_per_1m),
     )
 
 

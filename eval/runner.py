@@ -265,7 +265,11 @@ def costs(plan: Plan, built: Built, rows: list[dict], peak_mb: float, api: bool 
         if not api:
             out["usd_per_1k_queries"] = round(out["latency_ms_p50"] / 3.6e6 * hour * 1000, 4)
     if api and prices.input_token_usd_per_1m is not None and tokens:
-        out["usd_per_1k_queries"] = round(float(np.mean(tokens)) * prices.input_token_usd_per_1m / 1000, 4)
+        # the answer's tokens too, where the plan prices them (route train prices answers the same way)
+        completion = [r.get("completion_tokens") or 0 for r in rows]
+        per_answer = float(np.mean(tokens)) * prices.input_token_usd_per_1m
+        per_answer += float(np.mean(completion)) * (prices.output_token_usd_per_1m or 0.0)
+        out["usd_per_1k_queries"] = round(per_answer / 1000, 4)
     return out
 
 

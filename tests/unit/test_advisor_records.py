@@ -129,3 +129,13 @@ def test_plan_needs_train_and_eval(tmp_path):
     request = AdviceRequest(Answers())
     with pytest.raises(ConfigError, match="--plan-out needs --data"):
         build_plan(advise(request), request, tmp_path / "plan.yaml")
+
+
+def test_the_questionnaires_one_token_price_prices_prompt_and_output_tokens(qa_files, tmp_path):
+    """It asks one API price per million tokens (its estimates use it for both): the plan prices both, so
+    compare and route train can price an API answer's completion too."""
+    train, evaluation, corpus = qa_files
+    request = AdviceRequest(Answers(task="qa", model_access="api-only", token_usd_per_1m=0.5, gpu_hour_usd=2.0),
+                            train, evaluation, corpus)
+    prices = build_plan(advise(request), request, tmp_path / "plan.yaml").prices
+    assert (prices.input_token_usd_per_1m, prices.output_token_usd_per_1m, prices.gpu_hour_usd) == (0.5, 0.5, 2.0)

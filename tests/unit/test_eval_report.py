@@ -76,3 +76,19 @@ def test_money_uses_the_hour_rate_of_the_device_that_ran():
     assert (on_cpu["train_usd"], on_gpu["train_usd"]) == (0.05, 1.0)
     assert on_cpu["usd_per_1k_queries"] == 0.01  # 360 ms a query at $0.10/h, times 1000
     assert on_cpu["prompt_tokens"] == 15.0 and on_cpu["latency_ms_p50"] == 360.0
+
+
+def test_an_api_answer_costs_its_prompt_and_its_completion_tokens():
+    from tunewise.core.schema import Plan, Prices
+    from tunewise.eval.runner import costs
+    from tunewise.eval.workspace import Built
+
+    rows = [{"latency_ms": 500.0, "prompt_tokens": 1000, "completion_tokens": 100},
+            {"latency_ms": 500.0, "prompt_tokens": 3000, "completion_tokens": 300}]
+    priced = Plan(task="qa", train="t", eval="e", approaches=["zero-shot"],
+                  prices=Prices(input_token_usd_per_1m=2.0, output_token_usd_per_1m=8.0))
+    # (2,000 prompt tokens x $2 + 200 completion tokens x $8) per 1M, times 1,000 answers
+    assert costs(priced, Built(system=None), rows, peak_mb=1.0, api=True)["usd_per_1k_queries"] == 5.6
+    prompt_only = priced.model_copy(update={"prices": Prices(input_token_usd_per_1m=2.0)})
+    assert costs(prompt_only, Built(system=None), rows, peak_mb=1.0, api=True)["usd_per_1k_queries"] == 4.0
+
