@@ -103,7 +103,7 @@ def train_run(ws, t: Training, steps: int, progress: Callable[[str, int, int], N
 
     started = time.monotonic()
     cfg = run_config(ws.plan, t.name, t.out, ws.system).model_copy(update={
-        "max_steps": steps, "stop_at_step": None, "resume": False, "force": True})
+        "max_steps": steps, "resume": False, "force": True})
     ends: list[float] = []          # when each step ended
 
     def report(p) -> None:

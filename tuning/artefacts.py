@@ -42,15 +42,9 @@ def finish(ctx: Context, trainer, collator: Collator, save: Callable[[Path], Non
         run = _training_run(ctx, trainer, collator)
         save_config(ctx.config, ctx.out / CONFIG_FILE)
         run.save(ctx.out / RUN_FILE)
-        if not paused(ctx, trainer):
-            shutil.rmtree(ctx.out / CHECKPOINTS, ignore_errors=True)
+        shutil.rmtree(ctx.out / CHECKPOINTS, ignore_errors=True)
     _barrier(ctx)
     return run or TrainingRun.load(ctx.out / RUN_FILE)
-
-
-def paused(ctx: Context, trainer) -> bool:
-    """A run stopped at `stop_at_step` before its schedule ends keeps its checkpoint to resume from."""
-    return bool(ctx.config.stop_at_step) and trainer.state.global_step < trainer.state.max_steps
 
 
 def _check_ranks_agree(ctx: Context, model) -> list[str] | None:
@@ -96,7 +90,7 @@ def _training_run(ctx: Context, trainer, collator: Collator) -> TrainingRun:
         eval_loss_before=ctx.eval_loss_before, eval_loss_after=ctx.eval_loss_after,
         train_seconds=round(ctx.train_seconds, 3), peak_memory_mb=peak_memory_mb(ctx),
         trainable_params=trainable, total_params=total, storage_mb=folder_mb(ctx.out, skip=(CHECKPOINTS,)),
-        labels=ctx.labels, completed=not paused(ctx, trainer),
+        labels=ctx.labels, completed=True,
     )
 
 

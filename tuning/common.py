@@ -102,8 +102,7 @@ def train(ctx: Context, model, tokenizer, progress: Callable | None = None, args
         model=model, args=args or training_arguments(ctx, len(train_set)), train_dataset=train_set,
         eval_dataset=eval_set, data_collator=collator, compute_loss_func=loss, processing_class=tokenizer,
         callbacks=[divergence_guard(ctx.config.lr, ctx.out / CHECKPOINTS),
-                   *([ProgressReporter(collator, progress)] if progress else []),
-                   *([StopAt(ctx.config.stop_at_step)] if ctx.config.stop_at_step else [])],
+                   *([ProgressReporter(collator, progress)] if progress else [])],
     )
     trainer.remove_callback(PrinterCallback)  # it prints log dicts to stdout, which --json keeps clean
     ctx.eval_loss_before = _evaluate(trainer, eval_set)
@@ -149,15 +148,3 @@ def ProgressReporter(collator, progress: Callable):  # noqa: N802 - a class fact
             progress(TrainProgress(state.global_step, state.max_steps, last, rate))
 
     return Reporter()
-
-
-def StopAt(step: int):  # noqa: N802 - a class factory, like ProgressReporter
-    """End training at `step` with a checkpoint saved there, so the run can resume on the same schedule."""
-    from transformers import TrainerCallback
-
-    class Stop(TrainerCallback):
-        def on_step_end(self, args, state, control, **kwargs):
-            if state.global_step >= step:
-                control.should_save = control.should_training_stop = True
-
-    return Stop()

@@ -63,9 +63,6 @@ class TuneConfig(TrainingKnobs):
     auto: bool = False
     auto_trials: int = Field(default=4, gt=0)
     auto_steps: int = Field(default=20, gt=0)
-    # Pause the run at this step with a resumable checkpoint (the pilot's warm-start rungs): the schedule
-    # stays the full run's (max_steps/epochs), so the rungs are points on the very trajectory compare trains.
-    stop_at_step: int | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _consistent(self) -> "TuneConfig":
