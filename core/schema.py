@@ -90,6 +90,13 @@ class Prices(Record):
     input_token_usd_per_1m: float | None = Field(default=None, ge=0)
     output_token_usd_per_1m: float | None = Field(default=None, ge=0)
 
+    def tokens_usd(self, prompt_tokens: float, completion_tokens: float) -> float | None:
+        """What an API answer costs: its prompt and completion tokens at their prices (None unless both
+        prices are known: an answer's tokens are never priced at zero)."""
+        if self.input_token_usd_per_1m is None or self.output_token_usd_per_1m is None:
+            return None
+        return (prompt_tokens * self.input_token_usd_per_1m + completion_tokens * self.output_token_usd_per_1m) / 1e6
+
 
 def approach_name(name: str) -> str:
     """A registered approach (not an `api-` variant: those follow from the plan's `api_model`)."""

@@ -75,9 +75,7 @@ def _api_usd(prices: Prices, name: str, rows: list[dict]) -> tuple[Any, str]:
         return None, f"{name} is an API model and the plan gives no input_token_usd_per_1m and output_token_usd_per_1m"
     if any(r.get("prompt_tokens") is None or r.get("completion_tokens") is None for r in rows):
         return None, f"predictions/{name}.jsonl does not record prompt and completion tokens (a run older than this)"
-    prompt = np.array([r["prompt_tokens"] for r in rows], dtype=float)
-    completion = np.array([r["completion_tokens"] for r in rows], dtype=float)
-    usd = (prompt * prices.input_token_usd_per_1m + completion * prices.output_token_usd_per_1m) / 1e6
+    usd = np.array([prices.tokens_usd(r["prompt_tokens"], r["completion_tokens"]) for r in rows], dtype=float)
     return usd, (f"{name} at ${prices.input_token_usd_per_1m:g} / ${prices.output_token_usd_per_1m:g} per 1M "
                  "prompt / completion tokens")
 

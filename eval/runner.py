@@ -264,12 +264,10 @@ def costs(plan: Plan, built: Built, rows: list[dict], peak_mb: float, api: bool 
         out["train_usd"] = round(built.train_seconds / 3600 * hour, 4)
         if not api:
             out["usd_per_1k_queries"] = round(out["latency_ms_p50"] / 3.6e6 * hour * 1000, 4)
-    if api and prices.input_token_usd_per_1m is not None and tokens:
-        # the answer's tokens too, where the plan prices them (route train prices answers the same way)
-        completion = [r.get("completion_tokens") or 0 for r in rows]
-        per_answer = float(np.mean(tokens)) * prices.input_token_usd_per_1m
-        per_answer += float(np.mean(completion)) * (prices.output_token_usd_per_1m or 0.0)
-        out["usd_per_1k_queries"] = round(per_answer / 1000, 4)
+    completion = [r.get("completion_tokens") or 0 for r in rows]
+    per_answer = prices.tokens_usd(float(np.mean(tokens)), float(np.mean(completion))) if api and tokens else None
+    if per_answer is not None:
+        out["usd_per_1k_queries"] = round(per_answer * 1000, 4)
     return out
 
 

@@ -79,6 +79,8 @@ def test_money_uses_the_hour_rate_of_the_device_that_ran():
 
 
 def test_an_api_answer_costs_its_prompt_and_its_completion_tokens():
+    """As route train prices it (core/schema.py Prices.tokens_usd); without an output price it is unknown,
+    never its prompt alone."""
     from tunewise.core.schema import Plan, Prices
     from tunewise.eval.runner import costs
     from tunewise.eval.workspace import Built
@@ -90,5 +92,5 @@ def test_an_api_answer_costs_its_prompt_and_its_completion_tokens():
     # (2,000 prompt tokens x $2 + 200 completion tokens x $8) per 1M, times 1,000 answers
     assert costs(priced, Built(system=None), rows, peak_mb=1.0, api=True)["usd_per_1k_queries"] == 5.6
     prompt_only = priced.model_copy(update={"prices": Prices(input_token_usd_per_1m=2.0)})
-    assert costs(prompt_only, Built(system=None), rows, peak_mb=1.0, api=True)["usd_per_1k_queries"] == 4.0
+    assert "usd_per_1k_queries" not in costs(prompt_only, Built(system=None), rows, peak_mb=1.0, api=True)
 
