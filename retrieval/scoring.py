@@ -88,30 +88,37 @@ def _score_from_cache(model, cache, first_token, replies: Sequence[list[int]], p
     totals = [float(first_token[reply[0]]) if reply else 0.0 for reply in replies]
     width = max(len(r) for r in replies) - 1
     if width > 0:
-        logprobs = _continuation_logprobs(model, cache, replies, width, pad_id)
-        for i, reply in enumerate(replies):
-            if len(reply) > 1:
-                rows = torch.arange(len(reply) - 1)
-                totals[i] += float(logprobs[i, rows, torch.tensor(reply[1:])].sum())
+        ids, fed = _fed_replies(replies, width, pad_id, model.device)
+        past = cache.get_seq_length()  # the prompt, plus any virtual tokens peft prepended
+        mask = torch.cat([torch.ones((len(replies), past), dtype=torch.long, device=model.device), fed], dim=1)
+        if len(replies) > 1:
+            cache.batch_repeat_interleave(len(replies))
+        with torch.inference_mode():
+            logits = _body(model)(input_ids=ids, attention_mask=mask, cache=cache, use_cache=True).logits
+        _add_continuations(totals, torch.log_softmax(logits.float(), dim=-1), replies)
     return [(total, len(reply)) for total, reply in zip(totals, replies)]
 
 
-def _continuation_logprobs(model, cache, replies: Sequence[list[int]], width: int, pad_id: int):
+def _fed_replies(replies: Sequence[list[int]], width: int, pad_id: int, device):
+    """Every reply but its last token (whose logits nothing reads), right-padded to `width`, and its mask."""
     import torch
 
-    past = cache.get_seq_length()  # the prompt, plus any virtual tokens peft prepended
-    ids = torch.full((len(replies), width), pad_id, dtype=torch.long)
-    mask = torch.ones((len(replies), past + width), dtype=torch.long)
+    ids = torch.full((len(replies), width), pad_id, dtype=torch.long, device=device)
+    mask = torch.zeros((len(replies), width), dtype=torch.long, device=device)
     for i, reply in enumerate(replies):
         fed = reply[:-1]
         ids[i, :len(fed)] = torch.tensor(fed, dtype=torch.long)
-        mask[i, past + len(fed):] = 0
-    if len(replies) > 1:
-        cache.batch_repeat_interleave(len(replies))
-    with torch.inference_mode():
-        logits = _body(model)(input_ids=ids.to(model.device), attention_mask=mask.to(model.device),
-                      cache=cache, use_cache=True).logits
-    return torch.log_softmax(logits.float(), dim=-1)
+        mask[i, :len(fed)] = 1
+    return ids, mask
+
+
+def _add_continuations(totals: list[float], logprobs, replies: Sequence[list[int]]) -> None:
+    """Add each reply's tokens after the first, read from the logits of the tokens fed before them."""
+    import torch
+
+    for i, reply in enumerate(replies):
+        if len(reply) > 1:
+            totals[i] += float(logprobs[i, torch.arange(len(reply) - 1), torch.tensor(reply[1:])].sum())
 
 
 def score_by_full_passes(model, prompt_ids: list[int], replies: Sequence[list[int]], pad_id: int,
@@ -144,8 +151,6 @@ def _full_pass_batch(model, prompt_ids: list[int], replies: Sequence[list[int]],
     return out
 
 
-
-
 def prefill(model, input_ids, attention_mask):
     """One pass over a left-padded batch of prompts, as generate() makes it (same positions, same last
     logits): the prompts' key/values and the log-probabilities of each prompt's next token."""
@@ -168,21 +173,16 @@ def score_after_prefill(model, cache, next_token, attention_mask, replies: Seque
     width = max(len(r) for r in replies) - 1                 # every reply token but the last is fed
     if width > 0:
         device = attention_mask.device
-        ids = torch.full((len(replies), width), pad_id, dtype=torch.long, device=device)
-        mask = torch.zeros((len(replies), width), dtype=attention_mask.dtype, device=device)
-        for i, reply in enumerate(replies):
-            ids[i, :len(reply) - 1] = torch.tensor(reply[:-1], dtype=torch.long)
-            mask[i, :len(reply) - 1] = 1
+        ids, fed = _fed_replies(replies, width, pad_id, device)
         positions = _positions(attention_mask)[:, -1:] + 1 + torch.arange(width, device=device)
         with torch.inference_mode():
-            logits = model(input_ids=ids, attention_mask=torch.cat([attention_mask, mask], dim=1),
-                           position_ids=positions, cache=cache, use_cache=True).logits
+            mask = torch.cat([attention_mask, fed.to(attention_mask.dtype)], dim=1)
+            logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache,
+                           use_cache=True).logits
             cache.crop(-width)                                # drop what this pass added
-        logprobs = torch.log_softmax(logits.float(), dim=-1)
-        for i, reply in enumerate(replies):
-            rows = torch.arange(len(reply) - 1)
-            totals[i] += float(logprobs[i, rows, torch.tensor(reply[1:])].sum())
+        _add_continuations(totals, torch.log_softmax(logits.float(), dim=-1), replies)
     return [(total, len(reply)) for total, reply in zip(totals, replies)]
+
 
 def _positions(attention_mask):
     positions = attention_mask.long().cumsum(-1) - 1
