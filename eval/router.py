@@ -116,6 +116,8 @@ def train_router(run_dir: str | Path, max_cost_ms: float | None = None, min_qual
     feature_ms = np.array([ms for _, ms in measured])
     overhead = route_overhead(feature_ms, run.cost_ms, run.names, asked_first)
     money_note, money = run_money(run, feature_ms, asked_first)
+    if max_usd is not None and money is None:
+        raise TunewiseError(f"--max-usd-per-answer needs prices: {money_note[0].lower()}{money_note[1:]}")
     model = _quality_model()
     oof = cross_val_predict(model, features, run.quality, cv=KFold(folds, shuffle=True, random_state=seed))
     model.fit(features, run.quality)
@@ -124,8 +126,6 @@ def train_router(run_dir: str | Path, max_cost_ms: float | None = None, min_qual
                       usd=None if money is None else money[0][:, a]) for a, name in enumerate(run.names)]
     frontier = sweep(run, oof, route_cost, overhead, money)
     winner, verdict = routing_verdict(frontier, singles, run, oof, route_cost, overhead, seed)
-    if max_usd is not None and money is None:
-        raise TunewiseError(f"--max-usd-per-answer needs prices: {money_note[0].lower()}{money_note[1:]}")
     if max_cost_ms is not None or min_quality is not None or max_usd is not None:
         chosen = pick_operating_point(frontier + singles, singles, max_cost_ms, min_quality, max_usd)
     else:       # the point the verdict names, or the best single approach when routing does not pay
@@ -206,10 +206,17 @@ def routed(run: RunTable, choice, overhead) -> tuple[Any, Any]:
     adds: `overhead` per example, or per example and route (`route_overhead`)."""
     import numpy as np
 
+    return run.quality[np.arange(len(choice)), choice], _spent(run.cost_ms, choice, overhead)
+
+
+def _spent(cost, choice, overhead) -> Any:
+    """Per-example cost (ms or USD, n x routes) on route choice[i], plus `overhead` per example or per
+    example and route."""
+    import numpy as np
+
     rows = np.arange(len(choice))
     extra = np.asarray(overhead, dtype=float)
-    extra = extra[rows, choice] if extra.ndim == 2 else extra
-    return run.quality[rows, choice], run.cost_ms[rows, choice] + extra
+    return cost[rows, choice] + (extra[rows, choice] if extra.ndim == 2 else extra)
 
 
 def sweep(run: RunTable, oof, route_cost, overhead, money: tuple[Any, Any] | None = None) -> list[Point]:
@@ -225,19 +232,11 @@ def sweep(run: RunTable, oof, route_cost, overhead, money: tuple[Any, Any] | Non
         seen.add(tuple(choice))
         quality, cost = routed(run, choice, overhead)
         shares = {name: float(np.mean(choice == a)) for a, name in enumerate(run.names)}
-        usd = None if money is None else _routed_usd(money, choice)
+        usd = None if money is None else _spent(money[0], choice, money[1])
         points.append(_point("router", quality, cost, shares, round(float(tradeoff), 6), usd))
     kept = [p for p in points if not any(_dominates(q, p) for q in points)
             or (money is not None and not any(_dominates(q, p, "usd") for q in points))]
     return sorted(kept, key=lambda p: (p.cost_ms, -p.quality))
-
-
-def _routed_usd(money: tuple[Any, Any], choice) -> Any:
-    import numpy as np
-
-    usd, extra = money
-    rows = np.arange(len(choice))
-    return usd[rows, choice] + extra[rows, choice]
 
 
 def _dominates(a: Point, b: Point, cost: str = "cost_ms") -> bool:
@@ -254,7 +253,7 @@ def oracle(run: RunTable, money: tuple[Any, Any] | None = None) -> Point:
     cost = np.where(run.quality >= best, run.cost_ms, np.inf)
     choice = cost.argmin(axis=1)
     quality, spent = routed(run, choice, np.zeros(len(choice)))
-    usd = None if money is None else money[0][np.arange(len(choice)), choice]
+    usd = None if money is None else _spent(money[0], choice, np.zeros(len(choice)))
     return _point("oracle", quality, spent, {n: float(np.mean(choice == a)) for a, n in enumerate(run.names)},
                   usd=usd)
 
