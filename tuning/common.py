@@ -91,13 +91,31 @@ def make_collator(ctx: Context, tokenizer):
     return ResponsePadCollator(tokenizer.pad_token_id), response_loss
 
 
-def train(ctx: Context, model, tokenizer, progress: Callable | None = None, args=None):
-    """Run the Trainer (resuming from the last checkpoint when asked); returns (trainer, collator)."""
+@dataclass
+class Batches:
+    """What the Trainer trains and evaluates on: examples (each with its `input_ids`, whose lengths group
+    the batches), the collator that batches them and the loss that reads the batch (None: the model's)."""
+
+    train: list[dict]
+    eval: list[dict] | None
+    collator: object
+    loss: Callable | None = None
+
+
+def batches(ctx: Context, tokenizer) -> Batches:
+    """The run's tokenised examples with their collator and loss."""
+    train_set, eval_set = encode(ctx, tokenizer)
+    return Batches(train_set, eval_set, *make_collator(ctx, tokenizer))
+
+
+def train(ctx: Context, model, tokenizer, progress: Callable | None = None, args=None, data: Batches | None = None):
+    """Run the Trainer (resuming from the last checkpoint when asked) on `data` (default: the run's
+    tokenised examples); returns (trainer, collator)."""
     from transformers import PrinterCallback, set_seed
 
     set_seed(ctx.config.seed)
-    train_set, eval_set = encode(ctx, tokenizer)
-    collator, loss = make_collator(ctx, tokenizer)
+    data = data or batches(ctx, tokenizer)
+    train_set, eval_set, collator, loss = data.train, data.eval, data.collator, data.loss
     trainer = _trainer_class()(
         model=model, args=args or training_arguments(ctx, len(train_set)), train_dataset=train_set,
         eval_dataset=eval_set, data_collator=collator, compute_loss_func=loss, processing_class=tokenizer,

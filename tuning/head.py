@@ -1,11 +1,13 @@
 """Classifier head: the base model stays frozen (attention and MLP untouched); only a linear classifier
-on its last-token representation trains. Also the loader for every classifier this package writes.
+on its last-token representation trains, on states the base computes once (tuning/frozen.py). Also the
+loader for every classifier this package writes.
 
 Skeleton: setup -> train -> save -> cleanup.
 """
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -24,7 +26,11 @@ def run(config: TuneConfig, progress: Callable | None = None) -> TrainingRun:
     ctx = context.start(config)
     try:
         model, tokenizer = setup(ctx)
-        trainer, collator = common.train(ctx, model, tokenizer, progress)
+        started = time.perf_counter()
+        head, data = stored_states(ctx, model, tokenizer)
+        states_seconds = time.perf_counter() - started
+        trainer, collator = common.train(ctx, head, tokenizer, progress, data=data)
+        ctx.train_seconds += states_seconds       # computing the states is part of what training costs
         return artefacts.finish(ctx, trainer, collator, lambda folder: save(ctx, trainer.model, tokenizer, folder))
     finally:
         artefacts.cleanup(ctx)
@@ -39,6 +45,22 @@ def setup(ctx: context.Context):
     for name, param in model.named_parameters():
         param.requires_grad = name.startswith("score.")
     return model, tokenizer
+
+
+def stored_states(ctx: context.Context, model, tokenizer):
+    """The trainable `score` as a model of its own, and the examples with the frozen base's states."""
+    from tunewise.tuning import frozen
+
+    # Nothing to recompute: the base does not run while the head trains.
+    ctx.config = ctx.config.model_copy(update={"gradient_checkpointing": False})
+    data = common.batches(ctx, tokenizer)
+    base = getattr(model, model.base_model_prefix)
+    with_states = lambda rows: frozen.with_states(rows, frozen.last_token_states(  # noqa: E731
+        base, rows, ctx.device, tokenizer.pad_token_id))
+    data.train = with_states(data.train)
+    data.eval = with_states(data.eval) if data.eval is not None else None
+    data.collator = frozen.FeatureCollator()
+    return frozen.head_only(model.score), data
 
 
 def save(ctx: context.Context, model, tokenizer, folder: Path) -> None:

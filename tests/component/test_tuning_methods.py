@@ -154,3 +154,43 @@ def test_mixed_precision_on_the_cpu_trains_fp32_weights(tiny_model, sft_data, tm
     assert run.eval_loss_after < run.eval_loss_before
     weights = next((tmp_path / "o").glob("*.safetensors"))
     assert {str(t.dtype) for t in load_file(weights).values()} == {"torch.float32"}
+
+
+def test_head_states_are_what_the_classifier_scores(tiny_model):
+    """The head trains on stored last-token states: `score` over them gives the classifier's own logits,
+    each text alone or right-padded in a batch."""
+    import torch
+
+    from tunewise.core.device import choose_device
+    from tunewise.tuning.frozen import last_token_states
+    from tunewise.tuning.head import load_sequence_classifier
+
+    model, tokenizer = load_sequence_classifier(str(tiny_model), ["a", "b", "c"])
+    texts = ["short", "a somewhat longer text about refunds", "mid length text", "x " * 30]
+    rows = [{"input_ids": tokenizer(t, add_special_tokens=False)["input_ids"], "labels": 0} for t in texts]
+    states = last_token_states(model.model, rows, choose_device("cpu", "fp32"), tokenizer.pad_token_id)
+    with torch.no_grad():
+        for row, state in zip(rows, states):
+            alone = model(input_ids=torch.tensor([row["input_ids"]])).logits[0]
+            assert torch.allclose(model.score(state), alone, atol=1e-5)
+
+
+def test_interrupted_head_run_resumes_to_the_uninterrupted_weights(tiny_model, cls_data, tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    config = lambda out, **kw: _config(tiny_model, cls_data, out, method="head", max_steps=6,  # noqa: E731
+                                       save_steps=2, **kw)
+    run_tuning(config(tmp_path / "whole"))
+
+    def stop_at_three(progress):
+        if progress.step == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_tuning(config(tmp_path / "part"), stop_at_three)
+    assert (tmp_path / "part" / "checkpoints" / "checkpoint-2").is_dir()
+    run = run_tuning(config(tmp_path / "part", resume=True))
+    assert run.steps == 6
+    whole, part = (load_file(str(tmp_path / n / "head.safetensors")) for n in ("whole", "part"))
+    assert torch.allclose(whole["score.weight"], part["score.weight"])
