@@ -17,7 +17,8 @@ Memory of a training step (bytes), for P parameters, batch b, sequence s, hidden
 
 Training time = flops per token x tokens seen / effective FLOP/s, with 6P flops per token for full
 fine-tuning (forward 2P + backward 4P), 4P for LoRA and prompt tuning (no weight gradients for the frozen
-base), 6P for QLoRA (checkpointing recomputes the forward) and 2P for a head on frozen features.
+base), 6P for QLoRA (checkpointing recomputes the forward) and 2P for a head on frozen features (one pass over
+the data whatever its epochs: the head trains on states computed once).
 Effective FLOP/s: this 2-core CPU measured about 1e11 (LoRA on the 135M model, ~5-7 s per 4x256 step);
 GPUs are assumed to reach ~40% of their bf16 peak, by memory class (see `Hardware`). A run's own
 `run.json` corrects both numbers (`Calibration`).
@@ -198,6 +199,12 @@ def inference_memory_gb(shape: ModelShape, context: int, hw: Hardware) -> float:
     return (shape.params_b * 1e9 * width + kv + RUNTIME_GIB[hw.kind] * GIB) / GIB
 
 
+def base_passes(method: str, epochs: float | None = None) -> float:
+    """How many times training runs the model over the data: its epochs, but once for a head, whose frozen
+    base encodes each example once and whose epochs run over the stored states (tuning/frozen.py)."""
+    return 1.0 if method == "head" else (epochs or EPOCHS[method])
+
+
 def training_hours(method: str, shape: ModelShape, tokens: float, hw: Hardware) -> float:
     """Hours for `tokens` training tokens (all epochs) of `method`."""
     flops = FLOPS_PER_PARAM_TOKEN[method] * shape.params_b * 1e9 * tokens
@@ -240,7 +247,7 @@ def estimate_training(method: str, params_b: float, seq: int, batch: int, hw: Ha
             p: _round(training_memory_gb(method, shape, seq, batch, hw, precision=p)) for p in FULL_STATE_BYTES
         }
     if tokens:
-        est.train_hours = training_hours(method, shape, tokens * EPOCHS[method], hw)
+        est.train_hours = training_hours(method, shape, tokens * base_passes(method), hw)
         if gpu_hour_usd is not None and hw.kind == "gpu":
             est.train_cost_usd = est.train_hours * gpu_hour_usd
     return est

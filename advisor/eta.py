@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tunewise.advisor.estimate import (
-    EMBED_CHUNKS_PER_S, EPOCHS, KNOWN_SHAPES, Hardware, Workload, prompt_added, query_latency_ms, training_hours,
+    EMBED_CHUNKS_PER_S, KNOWN_SHAPES, Hardware, Workload, base_passes, prompt_added, query_latency_ms, training_hours,
 )
 from tunewise.core import registry
 from tunewise.core.reading import ReadPolicy
@@ -64,10 +64,12 @@ def training_tokens(plan, name: str, work: Workload) -> float:
     """Tokens one run trains on: steps x batch x length when the plan caps the steps, else epochs of the data."""
     knobs = plan.tuning.for_approach(name)
     length = min(work.mean_tokens, knobs.get("max_seq_len", work.seq_len))
+    trainer = registry.spec(name).trainer
+    if trainer == "head":                        # the frozen base encodes each example once
+        return work.examples * length
     if knobs.get("max_steps"):
         return knobs["max_steps"] * (knobs.get("batch_size") or work.batch) * knobs.get("grad_accum", 1) * length
-    trainer = registry.spec(name).trainer
-    return work.examples * length * (knobs.get("epochs") or EPOCHS[trainer])
+    return work.examples * length * base_passes(trainer, knobs.get("epochs"))
 
 
 def plan_sizes(plan, reading: ReadPolicy = ReadPolicy()) -> CompareSizes:
