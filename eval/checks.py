@@ -19,9 +19,10 @@ PROBES = Path(__file__).parent / "probes" / "general.jsonl"
 def probe_scores(generator, probes: Sequence[Example]) -> dict[str, float]:
     """General knowledge: multiple-choice accuracy by log-likelihood, and the answers' perplexity."""
     correct, pairs = 0, []
-    for probe in probes:
+    every = generator.loglikelihoods([(probe.prompt_messages(system=SYSTEM_PROMPTS["qa"]), probe.meta["choices"])
+                                      for probe in probes])
+    for probe, scores in zip(probes, every):
         choices = probe.meta["choices"]
-        scores = generator.loglikelihood(probe.prompt_messages(system=SYSTEM_PROMPTS["qa"]), choices)
         best = max(range(len(choices)), key=lambda i: scores[i][0])
         correct += choices[best] == probe.response
         pairs.append(scores[choices.index(probe.response)])

@@ -118,3 +118,30 @@ def test_answering_with_references_scores_them_from_the_same_prompt_pass(generat
     assert len({round(s, 2) for s, _ in separate}) == 4                     # they really differ
     for got, want in zip(scored, separate):
         assert got.reference[1] == want[1] and got.reference[0] == pytest.approx(want[0], abs=1e-4)
+
+
+def test_many_prompts_scored_together_equal_one_at_a_time(generator):
+    """loglikelihoods: prompts of different lengths in one left-padded pass, each with its own number of
+    continuations, score as loglikelihood does prompt by prompt (fp32: equal to 1e-4)."""
+    items = [([{"role": "user", "content": " ".join(["word"] * n) + " Which city?"}], LABELS[:k])
+             for n, k in ((1, 4), (12, 2), (5, 1), (30, 3))]
+    together = generator.loglikelihoods(items)
+    assert [len(s) for s in together] == [4, 2, 1, 3]
+    alone = [generator.loglikelihood(conversation, continuations) for conversation, continuations in items]
+    assert len({round(score, 2) for scores in alone for score, _ in scores}) > 5     # they really differ
+    for got, want in zip(together, alone):
+        assert [n for _, n in got] == [n for _, n in want]
+        assert [s for s, _ in got] == pytest.approx([s for s, _ in want], abs=1e-4)
+
+
+def test_short_prompts_share_bigger_batches_and_batch_size_one_stays_one(generator):
+    lengths = [20] * 40 + [600] * 10
+    order = list(range(50))
+    # 32 short prompts (the most a batch takes), the other 8, then long ones 8 at a time (9 exceed the tokens)
+    assert [len(b) for b in generator._batches(order, lengths)] == [32, 8, 8, 2]
+    assert sum(generator._batches(order, lengths), []) == order
+    generator.batch_size, saved = 1, generator.batch_size
+    try:
+        assert all(len(b) == 1 for b in generator._batches(order, lengths))
+    finally:
+        generator.batch_size = saved
