@@ -87,9 +87,9 @@ def render_pilot(result) -> None:
             for p in result.predictions]
     console.print(table(f"Pilot: predicted {result.metric} at {result.train_examples} labels, best first",
                         ["approach", "predicted", "95% low", "95% high", "basis", "within limits"], rows))
-    points = [[p.approach, p.rung, p.labels, p.steps, p.value, p.seconds] for p in result.points]
+    points = [[p.approach, p.rung, p.labels, p.steps, p.batch, p.value, p.seconds] for p in result.points]
     console.print(table(f"Pilot points (sample of {result.sample_size} examples of the {result.eval_source})",
-                        ["approach", "rung", "labels", "steps", "value", "seconds"], points))
+                        ["approach", "rung", "labels", "steps", "batch", "value", "seconds"], points))
     console.print(f"[bold]Pilot recommendation: {result.recommendation or 'none'}[/bold]", highlight=False)
     for line in result.statements + result.crossings + [f"{k} stopped early: {v}." for k, v in result.dropped.items()] \
             + [f"skipped {s}." for s in result.skipped]:

@@ -6,9 +6,9 @@ will do at full scale.
 - In-context approaches (and their API variants, when the plan has an API model) answer a stratified sample
   of the eval set (or of a held-out slice of train). The sample starts at MIN_PER_CLASS per class, which
   also measures each approach's seconds per answer, and grows to what the budget buys.
-- A trainable approach makes complete short runs on the full data, each with the plan's schedule
-  compressed to its length (a paused long run is still mid-schedule and predicts poorly), scored on the
-  same sample. The first run measures seconds per step (or the ledger already knows them), which sizes
+- A trainable approach makes complete short runs on the full data, each with the plan's whole schedule
+  on fewer examples per step (shortened only below one example per step; a paused long run is still
+  mid-schedule and predicts poorly), scored on the same sample. The first run measures seconds per step (or the ledger already knows them), which sizes
   the later runs. The curve (eval/curves.py) is in examples seen (steps x batch), the axis
   that differs between the pilot and the full run, and starts at the zero-shot score for tuned LMs.
 - Successive halving: after each rung, approaches whose interval lies clearly below the leader's stop.
@@ -179,7 +179,9 @@ class Pilot:
             return
         share = max(self.budget_s - self.elapsed, 0.0) * pilot_plan.PLAN_SHARE / max(len(self._trainable()), 1)
         t = Training(name, ws.out / "models" / tuning_block(name), steps, batch, step_s=known)
-        first = pilot_plan.first_run(steps, known, share)
+        # A head's steps run over states its frozen base computed once (tuning/frozen.py): its whole run
+        # costs about what a short one does, so the pilot makes the plan's own run and measures it.
+        first = steps if registry.spec(name).trainer == "head" else pilot_plan.first_run(steps, known, share)
         if not self._fits(first * (known or 0.0) + 2 * LOAD_SECONDS):
             self.result.skipped.append(f"{name}: not trained, the budget was spent")
             return
@@ -195,7 +197,7 @@ class Pilot:
 
     def _score_run(self, ws, t: Training, rung: int) -> None:
         seconds, peak = pilot_train.score_run(ws, t, self.sample, self.measured)
-        self._record_point(t.name, rung, min(len(self.train), t.step * t.batch), t.step, seconds, peak, t)
+        self._record_point(t.name, rung, min(len(self.train), t.seen), t.shape[0], seconds, peak, t)
 
     def _record_point(self, name: str, rung: int, labels: int, steps: int | None, seconds: float, peak: float,
                       t: Training | None = None) -> None:
@@ -206,7 +208,8 @@ class Pilot:
         low, high, _ = paired_bootstrap(metric_statistic(self.plan.task, rows), len(rows), seed=self.plan.seed)
         latency = sorted(r["latency_ms"] for r in rows)[len(rows) // 2]
         point = PilotPoint(approach=name, rung=rung, labels=labels, steps=steps,
-                           examples_seen=None if t is None else t.step * t.batch,
+                           batch=None if t is None else t.shape[1],
+                           examples_seen=None if t is None else t.seen,
                            step_seconds=None if t is None or t.step_s is None else round(t.step_s, 3),
                            value=round(value, 4), low=round(low, 4), high=round(high, 4),
                            seconds=round(seconds or self.measured.answer_s[name] * len(rows), 2),
@@ -220,8 +223,10 @@ class Pilot:
         settings = {"rung": point.rung, "steps": point.steps, "sample": len(self.measured.rows[point.approach][-1])}
         if t is not None and t.step_s is not None:
             cfg = pilot_train.run_config(self.plan, t.name)
+            # step_seconds is per step at the plan's batch (the run's own, scaled by the batches' ratio)
             settings.update(method=cfg.method, batch_size=cfg.batch_size, max_seq_len=cfg.max_seq_len,
-                            step_seconds=round(t.step_s, 4), examples_seen=point.examples_seen)
+                            step_seconds=round(t.step_s, 4), examples_seen=point.examples_seen,
+                            run_batch=point.batch)
         Ledger().append_runs([MeasuredRun(
             kind="pilot", approach=point.approach, task=self.plan.task, examples=point.labels, model=model,
             settings=settings, metric=self.result.metric, metric_value=point.value, train_seconds=point.seconds,

@@ -4,9 +4,10 @@
   the pilot's first measurements (a pilot that costs more than a quarter of compare is not worth running).
 - The sample: as many stratified eval examples as the budget left after training buys at the measured
   seconds per example of every approach that answers it, never fewer than MIN_PER_CLASS per class.
-- The rungs: a trainable approach makes complete short runs on the full data, each with the plan's
-  schedule compressed to its length: a first one that measures seconds per step, then one as long as
-  those allow.
+- The rungs: a trainable approach makes complete short runs on the full data, a first one that measures
+  seconds per step, then one as long as those allow. A run's length is counted in the plan's steps (it
+  sees length x batch examples); it keeps the plan's whole schedule on fewer examples per step, and only
+  below one example per step shortens the schedule (`run_shape`).
 - A held-out slice of train stands in for the eval set when there is none.
 """
 from __future__ import annotations
@@ -80,6 +81,23 @@ def plan_runs(first: int, full: int, step_s: float, seconds: float, overhead_s: 
     """
     length = full if step_s <= 0 else min(full, int((seconds - overhead_s) // step_s))
     return [length] if length >= max(first * MIN_GROWTH, first + 1) else []
+
+
+def run_shape(length: int, full: int, batch: int) -> tuple[int, int]:
+    """(optimizer steps, examples per step) of a short run worth `length` of the plan's `full` steps at
+    `batch` examples each (it sees about length x batch examples): the plan's whole schedule on fewer
+    examples per step while that leaves at least one, else that many steps of one example each.
+
+    At these sizes the schedule's length decides more than the examples per step: on the ticket demo
+    (LoRA, 40 steps at batch 8, fp32 on a 2-core CPU, 45 eval messages) the plan's run scored 0.911, its
+    40 steps at batch 2 also 0.911 and at batch 4 0.844, where a complete 5-step run at batch 8 had
+    scored 0.31 (bench/RESULTS.md)."""
+    if length >= full:
+        return full, batch
+    seen = length * batch
+    if seen >= full:
+        return full, seen // full
+    return max(seen, 1), 1
 
 
 def first_run(full: int, known_step_s: float | None, seconds: float) -> int:

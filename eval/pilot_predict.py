@@ -42,7 +42,7 @@ def predict(plan: Plan, result: PilotResult, measured: Measured, name: str, t: T
     if t is None:
         return measured_prediction, None
     measured_prediction.at_steps = t.full
-    if last.steps == t.full:         # the pilot reached the plan's steps: nothing to extrapolate
+    if last.examples_seen == t.full * t.batch:     # the pilot made the plan's own run: nothing to extrapolate
         return measured_prediction, None
     target = t.full * t.batch
     xs, rows = points_with_anchor(measured, name)

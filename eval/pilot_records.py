@@ -9,13 +9,14 @@ from tunewise.core.schema import PredictedScore, Record
 
 
 class PilotPoint(Record):
-    """One measurement: an approach at a rung (distinct labels it has trained on, steps, examples seen =
-    steps x batch), scored on the pilot's sample."""
+    """One measurement: an approach at a rung (distinct labels it has trained on, steps, examples per step,
+    examples seen = steps x batch), scored on the pilot's sample."""
 
     approach: str
     rung: int
     labels: int
     steps: int | None = None
+    batch: int | None = None
     examples_seen: int | None = None
     step_seconds: float | None = None
     value: float

@@ -1,9 +1,10 @@
-"""The pilot's trainable approaches: complete short runs, each on the full data with the plan's schedule
-(warmup, linear decay) compressed to its length, scored on the sample.
+"""The pilot's trainable approaches: complete short runs on the full data, scored on the sample. A run
+keeps the plan's schedule (warmup, linear decay, every step) on fewer examples per step, and shortens the
+schedule only below one example per step (eval/pilot_plan.py `run_shape`).
 
 A paused long run is a poor predictor: at 5 of 40 steps its learning rate is still high and nothing has
 settled (the ticket pilot's pauses sat 0.75 below the measured scores, bench/RESULTS.md); a complete
-short run ends settled, as the full run does. The first run measures seconds per step (unless the
+short run ends settled, as the full run does, and one with all the plan's steps comes closest. The first run measures seconds per step (unless the
 ledger already knows them), which sizes the later runs (eval/pilot_plan.py). Training goes through the
 tuning registry, scoring through the compare machinery (the registry's builders and predict_rows), never
 a second copy.
@@ -34,10 +35,16 @@ class Training:
     full: int                   # the plan's optimizer steps
     batch: int                  # examples per optimizer step
     runs: list[int] = field(default_factory=list)     # lengths of the short runs still to make, in order
-    step: int = 0               # the length of the last short run made
-    step_s: float | None = None
+    step: int = 0               # the length of the last short run made, in the plan's steps
+    shape: tuple[int, int] = (0, 0)   # that run's (optimizer steps, examples per step)
+    step_s: float | None = None  # seconds per plan step (at the plan's batch), from the last run
     overhead_s: float = LOAD_SECONDS   # model load and save per run, measured at the first
     loaded_s: float | None = None      # loading a run's output to score it, measured at the first score
+
+    @property
+    def seen(self) -> int:
+        """Examples the last short run trained on (steps x its batch)."""
+        return self.shape[0] * self.shape[1]
 
     @property
     def load_s(self) -> float:
@@ -95,15 +102,18 @@ def known_step_seconds(ws, name: str) -> float | None:
         return None
 
 
-def train_run(ws, t: Training, steps: int, progress: Callable[[str, int, int], None]) -> float:
-    """A complete run of `steps` steps from scratch, the plan's schedule compressed to that length, into
+def train_run(ws, t: Training, length: int, progress: Callable[[str, int, int], None]) -> float:
+    """A complete run from scratch worth `length` of the plan's steps (its shape from `run_shape`), into
     `t.out` (where the approach's build finds it); measures seconds per step and per run, returns the
     run's peak memory (MB)."""
     from tunewise.tuning.registry import run_tuning
 
     started = time.monotonic()
-    cfg = run_config(ws.plan, t.name, t.out, ws.system).model_copy(update={
-        "max_steps": steps, "resume": False, "force": True})
+    steps, batch = pilot_plan.run_shape(length, t.full, t.batch)
+    update = {"max_steps": steps, "resume": False, "force": True}
+    if batch != t.batch:
+        update.update(batch_size=batch, grad_accum=1)
+    cfg = run_config(ws.plan, t.name, t.out, ws.system).model_copy(update=update)
     ends: list[float] = []          # when each step ended
 
     def report(p) -> None:
@@ -113,9 +123,10 @@ def train_run(ws, t: Training, steps: int, progress: Callable[[str, int, int], N
 
     run = run_tuning(cfg, report)         # not the ledger's tune hook: a short run is not the plan's run
     wall = time.monotonic() - started
-    t.step_s = step_seconds(ends, run.train_seconds, steps)
-    t.overhead_s = max(wall - t.step_s * steps, 0.0)
-    t.step = steps
+    measured = step_seconds(ends, run.train_seconds, steps)
+    t.step_s = measured * t.batch / batch          # a plan step sees t.batch examples
+    t.overhead_s = max(wall - measured * steps, 0.0)
+    t.step, t.shape = length, (steps, batch)
     return run.peak_memory_mb or 0.0
 
 
@@ -144,5 +155,5 @@ def score_run(ws, t: Training, sample: list[Example], measured: Measured) -> tup
     t.loaded_s = loaded - started
     measured.answer_s[t.name] = (done - loaded) / max(len(sample), 1)
     measured.rows.setdefault(t.name, []).append(rows)
-    measured.x.setdefault(t.name, []).append(t.step * t.batch)
+    measured.x.setdefault(t.name, []).append(t.seen)
     return done - started, max(memory.peak_mb, built.peak_memory_mb or 0.0)

@@ -139,14 +139,17 @@ def test_the_questionnaire_offers_the_pilot_when_data_is_given(tiny_model, tmp_p
 def test_trainable_rungs_are_growing_complete_short_runs_on_the_same_sample(pilot_run):
     result, _, _, rows = pilot_run
     lora = [p for p in result.points if p.approach == "lora"]
-    assert [p.steps for p in lora] == sorted({p.steps for p in lora}) and lora[0].steps == 1   # an eighth of 2
-    assert len(lora) == 1 or lora[1].steps >= 2                     # the second run: clearly longer, or none
-    assert all(p.examples_seen == p.steps * 2 and p.step_seconds > 0 for p in lora)          # batch 2
+    seen = [p.examples_seen for p in lora]
+    assert seen == sorted(set(seen))                                # growing runs
+    # an eighth of the plan's 2 steps at batch 2: the plan's 2 steps at one example each
+    assert (lora[0].steps, lora[0].batch) == (2, 1)
+    assert len(lora) == 1 or seen[1] >= 3                           # the second run: clearly longer, or none
+    assert all(p.examples_seen == p.steps * p.batch and p.step_seconds > 0 for p in lora)
     assert {r.settings["sample"] for r in rows} == {result.sample_size}                      # one sample for all
     assert result.compare_estimate_seconds > 0 and result.planned_seconds <= BUDGET_S
     prediction = next(p for p in result.predictions if p.approach == "lora")
     assert prediction.at_steps == 2
-    assert prediction.basis == ("measured" if lora[-1].steps == 2 else prediction.basis)
+    assert prediction.basis == ("measured" if lora[-1].examples_seen == 4 else prediction.basis)
     assert any(r.settings.get("step_seconds") for r in rows if r.approach == "lora")        # the ledger learns it
 
 

@@ -33,6 +33,15 @@ def test_the_second_short_run_is_as_long_as_the_measured_step_time_allows():
     assert pp.plan_runs(first=5, full=40, step_s=2.0, seconds=16.0) == [8]
 
 
+def test_a_short_run_keeps_the_plans_steps_on_fewer_examples_per_step():
+    assert pp.run_shape(length=5, full=40, batch=8) == (40, 1)      # an eighth: every step, one example each
+    assert pp.run_shape(length=10, full=40, batch=8) == (40, 2)
+    assert pp.run_shape(length=19, full=40, batch=8) == (40, 3)     # 152 examples: 3 a step over the 40 steps
+    assert pp.run_shape(length=40, full=40, batch=8) == (40, 8)     # the plan's own run
+    assert pp.run_shape(length=3, full=40, batch=8) == (24, 1)      # below one example a step: fewer steps
+    assert pp.run_shape(length=1, full=400, batch=1) == (1, 1)
+
+
 def test_the_first_run_is_an_eighth_unless_the_step_time_is_known():
     assert pp.first_run(full=40, known_step_s=None, seconds=100.0) == 5
     assert pp.first_run(full=40, known_step_s=1.0, seconds=100.0) == 10     # a quarter of the 40 reachable
