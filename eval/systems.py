@@ -55,7 +55,7 @@ class LLMSystem:
     def predict(self, examples: Sequence[Example]) -> list[Prediction]:
         prompts = [self.messages(e) for e in examples]
         if self.task == "classification" and self.scores_labels:
-            return [self._pick_label(e, conv, retrieved) for e, (conv, retrieved) in zip(examples, prompts)]
+            return self._pick_labels(examples, prompts)
         # A local model scores the reference from the same prompt pass that answers (for perplexity).
         references = [e.response for e in examples] if self.scores_labels else None
         generations = self.generator.generate([conv for conv, _ in prompts], max_new_tokens=self.max_new_tokens,
@@ -74,14 +74,19 @@ class LLMSystem:
         """Local models give log-likelihoods; an API model only text."""
         return getattr(self.generator, "has_loglikelihood", False)
 
-    def _pick_label(self, example: Example, conversation: list[dict], retrieved: list[str] | None) -> Prediction:
+    def _pick_labels(self, examples: Sequence[Example], prompts) -> list[Prediction]:
+        """Each example's most likely label, every label scored for every example in batched passes (the
+        prompts' shared start, such as fixed demonstrations, encoded once); the wall time is shared equally."""
         started = time.perf_counter()
-        scores = self.generator.loglikelihood(conversation, self.labels)
-        self._label_scores[example.id] = scores
-        best = max(range(len(self.labels)), key=lambda i: scores[i][0])
-        latency = (time.perf_counter() - started) * 1000
-        return Prediction(self.labels[best], round(latency, 2), self.generator.count_tokens(conversation), retrieved,
-                          label_confidence([total for total, _ in scores], best))
+        every = self.generator.loglikelihoods([(conv, self.labels) for conv, _ in prompts])
+        latency = (time.perf_counter() - started) * 1000 / max(len(examples), 1)
+        out = []
+        for example, (conv, retrieved), scores in zip(examples, prompts, every):
+            self._label_scores[example.id] = scores
+            best = max(range(len(self.labels)), key=lambda i: scores[i][0])
+            out.append(Prediction(self.labels[best], round(latency, 2), self.generator.count_tokens(conv), retrieved,
+                                  label_confidence([total for total, _ in scores], best)))
+        return out
 
     def reference_logprobs(self, examples: Sequence[Example]) -> list[tuple[float, int]] | None:
         """Log-likelihood of each reference answer under this model, for perplexity (local models only)."""

@@ -151,15 +151,54 @@ def _full_pass_batch(model, prompt_ids: list[int], replies: Sequence[list[int]],
     return out
 
 
-def prefill(model, input_ids, attention_mask):
+def prefill(model, input_ids, attention_mask, cache=None):
     """One pass over a left-padded batch of prompts, as generate() makes it (same positions, same last
-    logits): the prompts' key/values and the log-probabilities of each prompt's next token."""
+    logits): the prompts' key/values and the log-probabilities of each prompt's next token. With `cache`
+    (key/values of a prefix the rows share), `attention_mask` covers the prefix too and the rows go on
+    from it."""
     import torch
 
+    positions = _positions(attention_mask)[:, -input_ids.shape[1]:]
     with torch.inference_mode():
-        out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=_positions(attention_mask),
+        out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=positions, cache=cache,
                     use_cache=True, logits_to_keep=1)
     return out.cache, torch.log_softmax(out.logits[:, -1].float(), dim=-1)
+
+
+def shared_prefix_length(rows: Sequence[list[int]]) -> int:
+    """How many leading tokens all rows share, leaving each at least one of its own."""
+    limit = min(len(r) for r in rows) - 1
+    n = 0
+    while n < limit and all(r[n] == rows[0][n] for r in rows):
+        n += 1
+    return n
+
+
+def prefill_after_shared_prefix(model, rows: Sequence[list[int]], pad_id: int):
+    """`prefill` of prompts given as token ids, their shared leading tokens encoded once: the prefix in
+    one row, its key/values repeated for every prompt, then the rest of each prompt left-padded after it
+    (padding between the prefix and a prompt's own tokens is masked, positions run on). Returns the
+    key/values, next-token log-probabilities and the attention mask over all of it."""
+    import torch
+
+    device = model.device
+    n = shared_prefix_length(rows)
+    cache = None
+    if n:
+        with torch.inference_mode():
+            cache = model(input_ids=torch.tensor([rows[0][:n]], device=device), use_cache=True,
+                          logits_to_keep=1).cache
+        cache.batch_repeat_interleave(len(rows))
+    width = max(len(r) for r in rows) - n
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long, device=device)
+    mask = torch.zeros((len(rows), n + width), dtype=torch.long, device=device)
+    mask[:, :n] = 1
+    for i, r in enumerate(rows):
+        rest = r[n:]
+        ids[i, width - len(rest):] = torch.tensor(rest, dtype=torch.long)
+        mask[i, n + width - len(rest):] = 1
+    cache, next_token = prefill(model, ids, mask, cache)
+    return cache, next_token, mask
 
 
 def score_after_prefill(model, cache, next_token, attention_mask, replies: Sequence[list[int]],

@@ -125,8 +125,11 @@ def test_many_prompts_scored_together_equal_one_at_a_time(generator):
     continuations, score as loglikelihood does prompt by prompt (fp32: equal to 1e-4)."""
     items = [([{"role": "user", "content": " ".join(["word"] * n) + " Which city?"}], LABELS[:k])
              for n, k in ((1, 4), (12, 2), (5, 1), (30, 3))]
+    # and prompts that share a long start (fixed demonstrations), encoded once for the batch
+    items += [([{"role": "system", "content": FEW_SHOT}, {"role": "user", "content": f"Ticket: {text}"}], LABELS[:5])
+              for text in ("hello world", "Paris is the capital of France.", "the payment system is down again")]
     together = generator.loglikelihoods(items)
-    assert [len(s) for s in together] == [4, 2, 1, 3]
+    assert [len(s) for s in together] == [4, 2, 1, 3, 5, 5, 5]
     alone = [generator.loglikelihood(conversation, continuations) for conversation, continuations in items]
     assert len({round(score, 2) for scores in alone for score, _ in scores}) > 5     # they really differ
     for got, want in zip(together, alone):
