@@ -118,3 +118,23 @@ def test_seconds_per_step_leave_out_the_first_step_of_a_short_run():
     # too few steps to leave one out: the run's average
     assert step_seconds([5.0, 6.0], train_seconds=6.0, steps=2) == pytest.approx(3.0)
     assert step_seconds([], train_seconds=6.0, steps=0) == pytest.approx(6.0)
+
+
+def test_a_plan_step_counts_the_fixed_part_of_a_step_once():
+    from tunewise.eval.pilot_train import plan_step_seconds
+
+    lengths = [50, 100, 60, 90, 70, 80, 55, 95]                 # tokens a step at batch 1
+    ends, tokens, clock, seen = [], [], 0.0, 0
+    for n in lengths:
+        clock += 0.5 + 0.004 * n                                 # 0.5 s a step, 4 ms a token
+        seen += n
+        ends.append(clock)
+        tokens.append(seen)
+    measured = (ends[-1] - ends[0]) / (len(ends) - 1)
+    mean = seen / len(lengths)
+    got = plan_step_seconds(ends, tokens, measured, batch=1, plan_batch=8)
+    assert got == pytest.approx(0.5 + 0.004 * mean * 8, rel=1e-6)      # not 8 x (0.5 + 0.004 x mean)
+    assert got < measured * 8
+    assert plan_step_seconds(ends, tokens, measured, batch=8, plan_batch=8) == measured
+    same = [(i + 1) * 75 for i in range(8)]                      # no spread in tokens a step: scale
+    assert plan_step_seconds(ends, same, measured, batch=1, plan_batch=8) == measured * 8
