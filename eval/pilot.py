@@ -8,8 +8,8 @@ will do at full scale.
   also measures each approach's seconds per answer, and grows to what the budget buys.
 - A trainable approach makes complete short runs on the full data, each with the plan's whole schedule
   on fewer examples per step (shortened only below one example per step; a paused long run is still
-  mid-schedule and predicts poorly), scored on the same sample. The first run measures seconds per step (or the ledger already knows them), which sizes
-  the later runs. The curve (eval/curves.py) is in examples seen (steps x batch), the axis
+  mid-schedule and predicts poorly), scored on the same sample. The first run measures seconds per step
+  (or the ledger already knows them), which sizes the later runs. The curve (eval/curves.py) is in examples seen (steps x batch), the axis
   that differs between the pilot and the full run, and starts at the zero-shot score for tuned LMs.
 - Successive halving: after each rung, approaches whose interval lies clearly below the leader's stop.
 - Every prediction has a 95% interval: a bootstrap over the sample's examples (refitting the curve on

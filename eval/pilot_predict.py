@@ -66,9 +66,10 @@ def predict(plan: Plan, result: PilotResult, measured: Measured, name: str, t: T
 
 def at_least_wilson(value: float, low: float, high: float, n: int) -> tuple[float, float]:
     """The bootstrap interval of a score measured on `n` examples, widened to at least the Wilson interval
-    of that share of `n` (statsmodels; for F1 scores an approximation). A bootstrap over a perfect sample is [1, 1]: on the ticket example
-    few-shot answered all 15 of the pilot's sample right, and 40 of the 45 in compare (0.888); Wilson's
-    [0.80, 1.00] for 15 of 15 holds the measured score, the bootstrap's could not."""
+    of that share of `n` (statsmodels; for F1 scores an approximation). A bootstrap over a perfect
+    sample is [1, 1]: on the ticket example few-shot answered all 15 of the pilot's sample right, and 40
+    of the 45 in compare (0.888); Wilson's [0.80, 1.00] for 15 of 15 holds the measured score, the
+    bootstrap's could not."""
     from statsmodels.stats.proportion import proportion_confint
 
     if n <= 0:

@@ -4,8 +4,9 @@ schedule only below one example per step (eval/pilot_plan.py `run_shape`).
 
 A paused long run is a poor predictor: at 5 of 40 steps its learning rate is still high and nothing has
 settled (the ticket pilot's pauses sat 0.75 below the measured scores, bench/RESULTS.md); a complete
-short run ends settled, as the full run does, and one with all the plan's steps comes closest. The first run measures seconds per step (unless the
-ledger already knows them), which sizes the later runs (eval/pilot_plan.py). Training goes through the
+short run ends settled, as the full run does, and one with all the plan's steps comes closest. The first
+run measures seconds per step (unless the ledger already knows them), which sizes the later runs
+(eval/pilot_plan.py). Training goes through the
 tuning registry, scoring through the compare machinery (the registry's builders and predict_rows), never
 a second copy.
 """
