@@ -157,7 +157,7 @@ class LocalGenerator:
         """`loglikelihood` of many prompts at once: in batches of similar length, the tokens the batch's
         prompts share (a system prompt, fixed demonstrations) are encoded once, the rest of each prompt in
         one left-padded pass after them, and every continuation from the prompt's repeated key/values in
-        one more (the 24 bundled probes went from 48 passes, two a probe, to 2). Equal to
+        one more (the 24 bundled probes went from 48 passes, two a probe, to 3). Equal to
         `loglikelihood` prompt by prompt up to the padding's rounding (tested to 1e-4 in fp32)."""
         import torch
 
