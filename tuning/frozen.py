@@ -10,7 +10,6 @@ either way is the same model, saved and loaded the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 FEATURE_BATCH = 16
 
@@ -54,8 +53,7 @@ def head_only(score):
     return HeadOnly()
 
 
-def last_token_states(base, rows: list[dict], device, pad_id: int,
-                      progress: Callable[[int, int], None] | None = None) -> list:
+def last_token_states(base, rows: list[dict], device, pad_id: int) -> list:
     """The base model's final hidden state at each row's last token (what the classifier's `score` reads),
     under the run's precision; rows are encoded in length-sorted, right-padded batches (a causal model's
     state at a token does not see the padding after it)."""
@@ -75,8 +73,6 @@ def last_token_states(base, rows: list[dict], device, pad_id: int,
             hidden = base(input_ids=ids.to(base.device), attention_mask=mask.to(base.device)).last_hidden_state
         for row, (i, n) in enumerate(zip(chunk, lengths)):
             states[i] = hidden[row, n - 1].detach().float().cpu().clone()
-        if progress:
-            progress(min(start + FEATURE_BATCH, len(order)), len(order))
     return states
 
 

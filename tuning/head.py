@@ -42,8 +42,6 @@ def setup(ctx: context.Context):
     set_seed(ctx.config.seed)
     model, tokenizer = load_sequence_classifier(model_dir(ctx.config.model), ctx.labels, ctx.device,
                                                 ctx.config.load_policy())
-    for name, param in model.named_parameters():
-        param.requires_grad = name.startswith("score.")
     return model, tokenizer
 
 
