@@ -83,6 +83,7 @@ def _training_run(ctx: Context, trainer, collator: Collator) -> TrainingRun:
     state = trainer.state
     losses = [LossPoint(step=h["step"], loss=h["loss"], epoch=h.get("epoch")) for h in state.log_history if "loss" in h]
     trainable, total = count_parameters(trainer.model)
+    total += ctx.frozen_params
     return TrainingRun(
         method=cfg.method, model=cfg.model, output_dir=ctx.out, config=cfg.model_dump(mode="json"),
         data_hash=data_hash(cfg), seed=cfg.seed, versions=package_versions(),

@@ -42,6 +42,7 @@ class Context:
     train_seconds: float = 0.0
     train_tokens: int = 0
     padding_fraction: float = 0.0
+    frozen_params: int = 0      # parameters of a model part the Trainer never sees (a head's frozen base)
 
     @property
     def world_size(self) -> int:

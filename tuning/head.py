@@ -53,6 +53,7 @@ def stored_states(ctx: context.Context, model, tokenizer):
     ctx.config = ctx.config.model_copy(update={"gradient_checkpointing": False})
     data = common.batches(ctx, tokenizer)
     base = getattr(model, model.base_model_prefix)
+    ctx.frozen_params = sum(p.numel() for p in base.parameters())
     with_states = lambda rows: frozen.with_states(rows, frozen.last_token_states(  # noqa: E731
         base, rows, ctx.device, tokenizer.pad_token_id))
     data.train = with_states(data.train)

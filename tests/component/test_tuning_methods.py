@@ -96,10 +96,13 @@ def test_classifiers_predict_labels(tiny_model, cls_data, tmp_path, method):
 
 def test_head_leaves_the_base_untouched(tiny_model, cls_data, tmp_path):
     from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
 
     out = tmp_path / "head"
     run = run_tuning(_config(tiny_model, cls_data, out, method="head", max_steps=3))
     assert run.trainable_params == 64 * 2  # one score row per label, no bias
+    base = sum(p.numel() for p in AutoModelForCausalLM.from_pretrained(str(tiny_model)).model.parameters())
+    assert run.total_params == base + 64 * 2   # the frozen base counts (calibration reads the model's size)
     assert set(load_file(str(out / "head.safetensors"))) == {"score.weight"}
 
 
