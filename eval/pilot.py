@@ -6,11 +6,14 @@ will do at full scale.
 - In-context approaches (and their API variants, when the plan has an API model) answer a stratified sample
   of the eval set (or of a held-out slice of train). The sample starts at MIN_PER_CLASS per class, which
   also measures each approach's seconds per answer, and grows to what the budget buys.
-- A trainable approach makes complete short runs on the full data, each with the plan's whole schedule
-  on fewer examples per step (shortened only below one example per step; a paused long run is still
-  mid-schedule and predicts poorly), scored on the same sample. The first run measures seconds per step
-  (or the ledger already knows them), which sizes the later runs. The curve (eval/curves.py) is in examples seen (steps x batch), the axis
-  that differs between the pilot and the full run, and starts at the zero-shot score for tuned LMs.
+- A trainable approach first times a few steps of the plan's own run (unless the ledger knows them):
+  with the in-context answers' seconds they give the estimate of the full compare, and so the pilot's
+  ceiling, before any short run is sized. It then makes complete short runs on the full data, each with
+  the plan's whole schedule on fewer examples per step (shortened only below one example per step; a
+  paused long run is still mid-schedule and predicts poorly), scored on the same sample; each measures
+  its own seconds a step, which size the later runs. The curve (eval/curves.py) is in examples seen
+  (steps x batch), the axis that differs between the pilot and the full run, and starts at the zero-shot
+  score for tuned LMs.
 - Successive halving: after each rung, approaches whose interval lies clearly below the leader's stop.
 - Every prediction has a 95% interval: a bootstrap over the sample's examples (refitting the curve on
   each resample), widened by the fit's own delta-method error.
@@ -131,8 +134,11 @@ class Pilot:
                 systems[name] = self._answer(ws, name, self.sample)
             else:
                 self.result.skipped.append(f"{name}: not measured, the budget was spent")
-        for name in [n for n in self.names if is_tuned(n)]:  # the first short run; measures s per step
-            self._start_training(ws, name)
+        for name in self._trainable():                       # the plan's step time: probe steps or the ledger
+            self._time_steps(ws, name)
+        self._set_ceiling()
+        for t in list(self.trainings.values()):              # the first short runs, sized to the ceiling
+            self._first_run(ws, t)
         self._plan_rest()
         for name, system in systems.items():                 # the sample grows to what the budget bought
             extra = self.sample[len(self.measured.rows[name][0]):]
@@ -152,7 +158,7 @@ class Pilot:
             going = []
             for t in (t for t in pending if t.runs and t.name not in self.result.dropped):
                 step = t.runs.pop(0)
-                if self._fits(step * (t.step_s or 0.0) + t.overhead_s + t.load_s
+                if self._fits(t.run_seconds(step) + t.load_s
                               + self.measured.answer_s.get(t.name, EXAMPLE_SECONDS) * len(self.sample)):
                     self._train_run(ws, t, step)
                     going.append(t)
@@ -171,21 +177,42 @@ class Pilot:
         self.result.peak_memory_mb = max(self.result.peak_memory_mb, round(peak, 1))
         return system
 
-    def _start_training(self, ws, name: str) -> None:
+    def _time_steps(self, ws, name: str) -> None:
+        """Set up `name`'s Training and know what a step of the plan's run costs: from the ledger, else by
+        timing a few of its steps. A head is not probed: its whole run costs about what a short one does
+        (its steps run over states its frozen base computed once, tuning/frozen.py), so the pilot makes the
+        plan's own run and measures that."""
         steps, batch = pilot_train.full_run(self.plan, name, len(self.train))
-        known = pilot_train.known_step_seconds(ws, name)
-        if any(t.out == ws.out / "models" / tuning_block(name) for t in self.trainings.values()):
+        out = ws.out / "models" / tuning_block(name)
+        if any(t.out == out for t in self.trainings.values()):
             self.result.skipped.append(f"{name}: shares the {tuning_block(name)} run, which is piloted once")
             return
-        share = max(self.budget_s - self.elapsed, 0.0) * pilot_plan.PLAN_SHARE / max(len(self._trainable()), 1)
-        t = Training(name, ws.out / "models" / tuning_block(name), steps, batch, step_s=known)
-        # A head's steps run over states its frozen base computed once (tuning/frozen.py): its whole run
-        # costs about what a short one does, so the pilot makes the plan's own run and measures it.
-        first = steps if registry.spec(name).trainer == "head" else pilot_plan.first_run(steps, known, share)
-        if not self._fits(first * (known or 0.0) + 2 * LOAD_SECONDS):
-            self.result.skipped.append(f"{name}: not trained, the budget was spent")
-            return
+        t = Training(name, out, steps, batch, step_s=pilot_train.known_step_seconds(ws, name))
         self.trainings[name] = t
+        if t.step_s is None and registry.spec(name).trainer != "head":
+            if not self._fits(2 * LOAD_SECONDS):
+                self.result.skipped.append(f"{name}: not trained, the budget was spent")
+                del self.trainings[name]
+                return
+            folder = self.work / "probe" / tuning_block(name)
+            try:
+                pilot_train.probe_steps(ws, t, folder, self.progress)
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def _first_run(self, ws, t: Training) -> None:
+        """The first complete short run, sized to its share of what the ceiling leaves. A head makes its whole
+        run within the user's budget: it costs little more than a short one, and nothing predicts it better."""
+        share = max(self.ceiling - self.elapsed, 0.0) * pilot_plan.TRAIN_SHARE / max(len(self.trainings), 1)
+        if registry.spec(t.name).trainer == "head":
+            first, fits = t.full, self.elapsed + (t.run_seconds(t.full) if t.step_s else 0.0) <= self.budget_s
+        else:
+            first = pilot_plan.first_run(t.full, t.run_seconds, share)
+            fits = self._fits(t.run_seconds(first))
+        if not fits:
+            self.result.skipped.append(f"{t.name}: not trained, the budget was spent")
+            del self.trainings[t.name]
+            return
         self._train_run(ws, t, first)
 
     def _trainable(self) -> list[str]:
@@ -235,23 +262,32 @@ class Pilot:
 
     # -- planning -------------------------------------------------------------------------------------
 
-    def _plan_rest(self) -> None:
-        """From what the first measurements cost: the pilot's ceiling, the sample size, the later short runs."""
+    def _answer_seconds(self) -> dict[str, float]:
+        """Seconds per answer of every approach: measured, else the baseline's (the untrained anchor)."""
         baseline = self.measured.answer_s.get(registry.baseline(), max(self.measured.answer_s.values(),
                                                                         default=EXAMPLE_SECONDS))
-        answer = {n: self.measured.answer_s.get(n, baseline) for n in self.names}
+        return {n: self.measured.answer_s.get(n, baseline) for n in self.names}
+
+    def _set_ceiling(self) -> None:
+        """Estimate the full compare from what has been measured so far; the pilot's ceiling is a share of it."""
         trainings = list(self.trainings.values())
         load = max([t.overhead_s for t in trainings] or [LOAD_SECONDS])
         runs = [(t.full, t.step_s or 0.0, (t.overhead_s + t.load_s) / 2) for t in trainings]
-        estimate = pilot_plan.compare_seconds(len(self.order), answer.values(), runs, load)
+        estimate = pilot_plan.compare_seconds(len(self.order), self._answer_seconds().values(), runs, load)
         self.ceiling = min(self.budget_s, pilot_plan.PLAN_SHARE * estimate)
         self.result.compare_estimate_seconds = round(estimate, 1)
         self.result.planned_seconds = round(self.ceiling, 1)
+
+    def _plan_rest(self) -> None:
+        """From what the first short runs cost: the estimate again, the sample size, the later short runs."""
+        self._set_ceiling()
+        answer = self._answer_seconds()
+        trainings = list(self.trainings.values())
         left = max(self.ceiling - self.elapsed, 0.0)
         growing = sum(answer[n] for n in self.measured.rows)      # the in-context approaches, per example
 
         def training(t: Training, runs: list[int]) -> float:
-            return sum(r * (t.step_s or 0.0) + t.overhead_s + t.load_s for r in runs)
+            return sum(t.run_seconds(r) + t.load_s for r in runs)
 
         def cost(size: int, plan: dict[str, list[int]]) -> float:
             return growing * max(size - len(self.sample), 0) + sum(
@@ -280,7 +316,7 @@ class Pilot:
 
     @staticmethod
     def _runs(t: Training, seconds: float) -> list[int]:
-        return pilot_plan.plan_runs(t.step, t.full, t.step_s or 0.0, seconds, t.overhead_s + t.load_s)
+        return pilot_plan.plan_runs(t.step, t.full, lambda length: t.run_seconds(length) + t.load_s, seconds)
 
     def _fits(self, seconds: float) -> bool:
         """Within the user's budget and, once planned, within PILOT_SHARE of the estimated compare."""

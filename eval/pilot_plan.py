@@ -4,10 +4,12 @@
   the pilot's first measurements (a pilot that costs more than a quarter of compare is not worth running).
 - The sample: as many stratified eval examples as the budget left after training buys at the measured
   seconds per example of every approach that answers it, never fewer than MIN_PER_CLASS per class.
-- The rungs: a trainable approach makes complete short runs on the full data, a first one that measures
-  seconds per step, then one as long as those allow. A run's length is counted in the plan's steps (it
-  sees length x batch examples); it keeps the plan's whole schedule on fewer examples per step, and only
-  below one example per step shortens the schedule (`run_shape`).
+- The rungs: a trainable approach makes complete short runs on the full data, a first one and then one as
+  long as the measured step times allow. A run's length is counted in the plan's steps (it sees length x
+  batch examples); it keeps the plan's whole schedule on fewer examples per step, and only below one
+  example per step shortens the schedule (`run_shape`). What a step costs is measured, not modelled: at
+  the plan's own batch by a few probe steps (or the ledger), at a short run's batch by that run
+  (`step_cost`).
 - A held-out slice of train stands in for the eval set when there is none.
 """
 from __future__ import annotations
@@ -27,6 +29,9 @@ FIRST_FRACTION = 0.25       # the first short run, as a fraction of what a known
 MIN_GROWTH = 1.5            # a further short run shorter than this multiple of the first adds little
 HOLDOUT_FRACTION = 0.2
 Z95 = 1.96
+FIXED_SHARE = 0.2           # before a short run has measured its own steps: the share of a plan step that
+                            # fewer examples a step do not save (LoRA on the bundled model, bf16 on a 2-core
+                            # CPU: a step of 1 example took 0.65 s, of 8 examples 2.2 s; a GPU saves less)
 LOAD_SECONDS = 10.0         # loading the bundled 135M model and tokenizer on this CPU, measured
 EXAMPLE_SECONDS = 0.6       # one zero-shot answer of the bundled model on this CPU, measured
 
@@ -71,15 +76,46 @@ def plan_sample(seconds: float, per_example_s: float, eval_size: int, minimum: i
     return SamplePlan(affordable, minimum, "budget")
 
 
-def plan_runs(first: int, full: int, step_s: float, seconds: float, overhead_s: float = 0.0) -> list[int]:
-    """The complete short run a trainable approach makes after its first one (`first` steps), if any.
+def step_cost(batch: int, plan_batch: int, plan_step_s: float, measured: tuple[int, float] | None = None) -> float:
+    """Seconds an optimizer step of `batch` examples takes: `plan_step_s` at the plan's own batch (measured
+    by probe steps or known from the ledger); at a short run's batch what that run measured (`measured`:
+    its batch and seconds a step); between the two a straight line; before any short run, the prior that
+    FIXED_SHARE of a step does not shrink with the batch.
 
-    Each run trains from scratch on all the data with the plan's schedule compressed to its length, so it
-    costs its whole length plus `overhead_s` (loading, saving): the one run `seconds` buy is as long as
-    they reach (at most `full`, which measures the plan's run instead of predicting it), and is worth
-    making only when it is clearly longer than the first.
+    Scaling the plan's step by the batch alone misses that fixed part: on a 2-core CPU one example a step
+    cost 0.65 s where an eighth of an 8-example step would be 0.28 s, and on a GPU a step of 1 costs about
+    what a step of 8 does."""
+    if batch == plan_batch:
+        return plan_step_s
+    if measured is not None and measured[0] == batch:
+        return measured[1]
+    if measured is not None and measured[0] != plan_batch:
+        (b0, s0), (b1, s1) = sorted([measured, (plan_batch, plan_step_s)])
+        return max(s0 + (s1 - s0) * (batch - b0) / (b1 - b0), FIXED_SHARE * min(s0, s1))
+    return plan_step_s * (FIXED_SHARE + (1 - FIXED_SHARE) * batch / plan_batch)
+
+
+def longest_run(full: int, cost, seconds: float) -> int:
+    """The longest run (in the plan's steps, at most `full`) whose `cost(length)` fits in `seconds`; 0 if none.
+    A run's cost only grows with its length (`run_shape`), so the first that does not fit ends the search."""
+    best = 0
+    for length in range(1, full + 1):
+        if cost(length) > seconds:
+            break
+        best = length
+    return best
+
+
+def plan_runs(first: int, full: int, cost, seconds: float) -> list[int]:
+    """The complete short run a trainable approach makes after its first one (`first` of the plan's steps),
+    if any.
+
+    Each run trains from scratch on all the data with the plan's schedule, so it costs `cost(length)` in all
+    (its steps at its batch, loading and saving): the one run `seconds` buy is as long as they reach (at
+    most `full`, which measures the plan's run instead of predicting it), and is worth making only when it
+    is clearly longer than the first.
     """
-    length = full if step_s <= 0 else min(full, int((seconds - overhead_s) // step_s))
+    length = longest_run(full, cost, seconds)
     return [length] if length >= max(first * MIN_GROWTH, first + 1) else []
 
 
@@ -100,13 +136,12 @@ def run_shape(length: int, full: int, batch: int) -> tuple[int, int]:
     return max(seen, 1), 1
 
 
-def first_run(full: int, known_step_s: float | None, seconds: float) -> int:
-    """The first short run: an eighth of the plan's steps when nothing is known (it measures seconds per
-    step), else FIRST_FRACTION of what the known step time reaches in `seconds`."""
-    if known_step_s:
-        reach = min(full, int(seconds // known_step_s))
-        return max(1, min(full, round(reach * FIRST_FRACTION)))
-    return max(1, min(full, math.ceil(full / 8)))
+def first_run(full: int, cost, seconds: float) -> int:
+    """The first short run: FIRST_FRACTION of what `seconds` reach at `cost(length)`, at least one of the
+    plan's steps; an eighth of the plan when nothing is known of its cost (`cost` None)."""
+    if cost is None:
+        return max(1, min(full, math.ceil(full / 8)))
+    return max(1, min(full, round(longest_run(full, cost, seconds) * FIRST_FRACTION)))
 
 
 def compare_seconds(eval_size: int, answer_s: Iterable[float], trainables: Iterable[tuple[int, float, float]],

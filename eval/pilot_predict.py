@@ -154,4 +154,10 @@ def sample_statements(leader: PilotPrediction, size: int, population: int, resul
         out.append(f"The pilot planned {result.planned_seconds:.0f}s, a {pilot_plan.PLAN_SHARE:.0%} share "
                    f"of the {result.compare_estimate_seconds:.0f}s the full compare is estimated to take "
                    f"(a pilot costlier than a quarter of it is not worth running).")
+    estimate = result.compare_estimate_seconds
+    if estimate and result.seconds > pilot_plan.PILOT_SHARE * estimate:
+        out.append(f"This pilot took {result.seconds:.0f}s, more than a quarter of the {estimate:.0f}s the full "
+                   "compare is estimated to take: loading the model, the smallest sample and timing the "
+                   "plan's steps cost that much already, so on a plan this small `tunewise compare` itself is "
+                   "the better measurement.")
     return out

@@ -5,8 +5,9 @@ schedule only below one example per step (eval/pilot_plan.py `run_shape`).
 A paused long run is a poor predictor: at 5 of 40 steps its learning rate is still high and nothing has
 settled (the ticket pilot's pauses sat 0.75 below the measured scores, bench/RESULTS.md); a complete
 short run ends settled, as the full run does, and one with all the plan's steps comes closest. The first
-run measures seconds per step (unless the ledger already knows them), which sizes the later runs
-(eval/pilot_plan.py). Training goes through the
+What a step costs is measured: at the plan's own batch by a few probe steps of the plan's own run (unless
+the ledger already knows them; they also give the estimate of the full compare), at a short run's batch
+by that run; the two size the later runs (eval/pilot_plan.py `step_cost`). Training goes through the
 tuning registry, scoring through the compare machinery (the registry's builders and predict_rows), never
 a second copy.
 """
@@ -24,6 +25,8 @@ from tunewise.core.ledger import Ledger
 from tunewise.core.schema import Plan
 from tunewise.eval import pilot_plan
 from tunewise.eval.pilot_plan import LOAD_SECONDS
+
+PROBE_STEPS = 3             # the plan's own steps timed when the ledger does not know them; the first is left out
 from tunewise.eval.pilot_sample import Measured
 
 
@@ -38,7 +41,8 @@ class Training:
     runs: list[int] = field(default_factory=list)     # lengths of the short runs still to make, in order
     step: int = 0               # the length of the last short run made, in the plan's steps
     shape: tuple[int, int] = (0, 0)   # that run's (optimizer steps, examples per step)
-    step_s: float | None = None  # seconds per plan step (at the plan's batch), from the last run
+    step_s: float | None = None  # seconds a step at the plan's batch: probe steps, the plan's own run or the ledger
+    measured: tuple[int, float] | None = None   # the last short run's (batch, seconds a step)
     overhead_s: float = LOAD_SECONDS   # model load and save per run, measured at the first
     loaded_s: float | None = None      # loading a run's output to score it, measured at the first score
 
@@ -50,6 +54,12 @@ class Training:
     @property
     def load_s(self) -> float:
         return self.overhead_s if self.loaded_s is None else self.loaded_s
+
+    def run_seconds(self, length: int) -> float:
+        """What a short run worth `length` of the plan's steps costs: its steps at its batch, loading and
+        saving (not scoring)."""
+        steps, batch = pilot_plan.run_shape(length, self.full, self.batch)
+        return steps * pilot_plan.step_cost(batch, self.batch, self.step_s or 0.0, self.measured) + self.overhead_s
 
 
 def is_tuned(name: str) -> bool:
@@ -103,10 +113,33 @@ def known_step_seconds(ws, name: str) -> float | None:
         return None
 
 
+def probe_steps(ws, t: Training, folder: Path, progress: Callable[[str, int, int], None]) -> None:
+    """PROBE_STEPS steps of the plan's own run (its batch, length and settings) into `folder`, timed: they set
+    `t.step_s` and `t.overhead_s`. Measured, not modelled from a smaller batch: scaling a batch-1 step up
+    to the plan's 8 put the ticket pilot's estimate of compare 76% high on a 2-core CPU (bench/RESULTS.md),
+    and on a GPU a step of 1 example costs about what a step of 8 does."""
+    from tunewise.tuning.registry import run_tuning
+
+    started = time.monotonic()
+    cfg = run_config(ws.plan, t.name, folder, ws.system).model_copy(
+        update={"max_steps": min(PROBE_STEPS, t.full), "resume": False, "force": True})
+    ends: list[float] = []
+
+    def report(p) -> None:
+        if p.step > 0:
+            ends.append(time.monotonic())
+        progress(f"pilot {t.name}: time steps", p.step, cfg.max_steps)
+
+    run = run_tuning(cfg, report)
+    wall = time.monotonic() - started
+    t.step_s = step_seconds(ends, run.train_seconds, cfg.max_steps)
+    t.overhead_s = max(wall - t.step_s * cfg.max_steps, 0.0)
+
+
 def train_run(ws, t: Training, length: int, progress: Callable[[str, int, int], None]) -> float:
     """A complete run from scratch worth `length` of the plan's steps (its shape from `run_shape`), into
-    `t.out` (where the approach's build finds it); measures seconds per step and per run, returns the
-    run's peak memory (MB)."""
+    `t.out` (where the approach's build finds it); measures seconds a step at its batch and the run's
+    loading and saving, returns the run's peak memory (MB)."""
     from tunewise.tuning.registry import run_tuning
 
     started = time.monotonic()
@@ -116,48 +149,21 @@ def train_run(ws, t: Training, length: int, progress: Callable[[str, int, int], 
         update.update(batch_size=batch, grad_accum=1)
     cfg = run_config(ws.plan, t.name, t.out, ws.system).model_copy(update=update)
     ends: list[float] = []          # when each step ended
-    tokens: list[int] = []          # real tokens trained on by then
 
     def report(p) -> None:
         if p.step > 0:
             ends.append(time.monotonic())
-            tokens.append(p.tokens or 0)
         progress(f"pilot {t.name}: train", p.step, steps)
 
     run = run_tuning(cfg, report)         # not the ledger's tune hook: a short run is not the plan's run
     wall = time.monotonic() - started
     measured = step_seconds(ends, run.train_seconds, steps)
-    t.step_s = plan_step_seconds(ends, tokens, measured, batch, t.batch)
+    if batch == t.batch:                  # the plan's own run (a head's): its steps are the plan's
+        t.step_s = measured
+    t.measured = (batch, measured)
     t.overhead_s = max(wall - measured * steps, 0.0)
     t.step, t.shape = length, (steps, batch)
     return run.peak_memory_mb or 0.0
-
-
-def plan_step_seconds(ends: list[float], tokens: list[int], measured: float, batch: int, plan_batch: int) -> float:
-    """Seconds a step at the plan's batch takes, from a run at `batch` (`measured` seconds a step).
-
-    A step costs a fixed part (the layers' calls, the optimizer) plus a part per token: scaling a batch-1
-    step by 8 counted the fixed part 8 times (the ticket pilot estimated LoRA's 40 steps at batch 8 at
-    5.8 s a step from batch 1, where compare took about 2.5). The run's own steps, whose token counts
-    differ, separate the two parts (least squares, both non-negative, from the second step on); where
-    they cannot, the step time scales with the batch."""
-    if batch == plan_batch:
-        return measured
-    scaled = measured * plan_batch / batch
-    if len(ends) < 4 or not all(tokens):
-        return scaled
-    import numpy as np
-    from scipy.optimize import nnls
-
-    seconds = np.diff(ends)
-    counts = np.diff(np.asarray(tokens, dtype=float))
-    if counts.std() <= 0.1 * counts.mean():
-        return scaled                       # too little spread in tokens a step to tell the parts apart
-    (fixed, per_token), _ = nnls(np.column_stack([np.ones_like(counts), counts]), seconds)
-    if per_token <= 0:
-        return scaled
-    per_example = tokens[-1] / (len(tokens) * batch)          # tokens an example brings, on average
-    return min(scaled, float(fixed + per_token * per_example * plan_batch))
 
 
 def step_seconds(ends: list[float], train_seconds: float, steps: int) -> float:

@@ -27,7 +27,6 @@ class TrainProgress:
     loss: float | None = None
     tokens_per_s: float | None = None
     phase: str = "train"
-    tokens: int | None = None      # real (non-padding) tokens trained on so far in this run
 
 
 def encode(ctx: Context, tokenizer) -> tuple[list[dict], list[dict] | None]:
@@ -164,6 +163,6 @@ def ProgressReporter(collator, progress: Callable):  # noqa: N802 - a class fact
         def on_step_end(self, args, state, control, **kwargs):
             last = next((h["loss"] for h in reversed(state.log_history) if "loss" in h), None)
             rate = collator.real_tokens / max(time.perf_counter() - self.t0, 1e-9)
-            progress(TrainProgress(state.global_step, state.max_steps, last, rate, tokens=collator.real_tokens))
+            progress(TrainProgress(state.global_step, state.max_steps, last, rate))
 
     return Reporter()

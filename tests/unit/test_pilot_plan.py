@@ -22,15 +22,46 @@ def test_the_sample_is_what_the_budget_buys_within_the_minimum_and_the_eval_set(
 
 
 def test_the_second_short_run_is_as_long_as_the_measured_step_time_allows():
+    def cost(step_s, overhead_s=0.0):           # the plan's steps at its own batch, plus loading and saving
+        return lambda length: length * step_s + overhead_s
+
     # 2 s a step, 1 s to load and save, 40 s left after a 5-step first run: 19 steps (19 x 2 + 1 = 39 s)
-    assert pp.plan_runs(first=5, full=40, step_s=2.0, seconds=40.0, overhead_s=1.0) == [19]
+    assert pp.plan_runs(first=5, full=40, cost=cost(2.0, 1.0), seconds=40.0) == [19]
     # cheap steps reach the plan's own step count: the run is the full run, measured not predicted
-    assert pp.plan_runs(first=5, full=40, step_s=0.1, seconds=30.0) == [40]
-    assert pp.plan_runs(first=5, full=40, step_s=0.0, seconds=1.0) == [40]
+    assert pp.plan_runs(first=5, full=40, cost=cost(0.1), seconds=30.0) == [40]
+    assert pp.plan_runs(first=5, full=40, cost=cost(0.0), seconds=1.0) == [40]
     # no time left, or not enough for a run clearly longer than the first: nothing more
-    assert pp.plan_runs(first=5, full=40, step_s=2.0, seconds=1.0) == []
-    assert pp.plan_runs(first=5, full=40, step_s=2.0, seconds=14.0) == []
-    assert pp.plan_runs(first=5, full=40, step_s=2.0, seconds=16.0) == [8]
+    assert pp.plan_runs(first=5, full=40, cost=cost(2.0), seconds=1.0) == []
+    assert pp.plan_runs(first=5, full=40, cost=cost(2.0), seconds=14.0) == []
+    assert pp.plan_runs(first=5, full=40, cost=cost(2.0), seconds=16.0) == [8]
+
+
+def test_a_step_costs_what_was_measured_at_its_batch_and_a_line_between():
+    # only the plan's batch measured (probe steps): FIXED_SHARE of a step does not shrink with the batch
+    assert pp.step_cost(8, 8, 2.2) == 2.2
+    assert pp.step_cost(1, 8, 2.2) == pytest.approx(2.2 * (pp.FIXED_SHARE + (1 - pp.FIXED_SHARE) / 8))
+    # a short run measured its own batch: that, and a straight line through both for the batches between
+    assert pp.step_cost(1, 8, 2.2, measured=(1, 0.65)) == 0.65
+    assert pp.step_cost(2, 8, 2.2, measured=(1, 0.65)) == pytest.approx(0.65 + (2.2 - 0.65) / 7)
+    # a GPU: a step of one example costs about what a step of eight does
+    assert pp.step_cost(4, 8, 0.10, measured=(1, 0.09)) == pytest.approx(0.09 + 0.01 * 3 / 7)
+    # noisy steps that would put a small batch below zero keep a floor
+    assert pp.step_cost(1, 8, 0.5, measured=(4, 2.0)) >= pp.FIXED_SHARE * 0.5
+
+
+def test_a_short_runs_cost_counts_its_steps_at_its_own_batch():
+    from pathlib import Path
+
+    from tunewise.eval.pilot_train import Training
+
+    t = Training("lora", Path("."), full=40, batch=8, step_s=2.2, overhead_s=3.0)
+    assert t.run_seconds(40) == pytest.approx(40 * 2.2 + 3.0)              # the plan's own run
+    # 5 of the plan's steps: its 40 steps at one example each, at the prior's cost of a 1-example step
+    assert t.run_seconds(5) == pytest.approx(40 * pp.step_cost(1, 8, 2.2) + 3.0)
+    t.measured = (1, 0.65)                                                 # once a 1-example run measured it
+    assert t.run_seconds(5) == pytest.approx(40 * 0.65 + 3.0)
+    assert pp.longest_run(40, t.run_seconds, 40 * 0.65 + 3.0) >= 5
+    assert pp.longest_run(40, t.run_seconds, 1.0) == 0
 
 
 def test_a_short_run_keeps_the_plans_steps_on_fewer_examples_per_step():
@@ -43,10 +74,10 @@ def test_a_short_run_keeps_the_plans_steps_on_fewer_examples_per_step():
 
 
 def test_the_first_run_is_an_eighth_unless_the_step_time_is_known():
-    assert pp.first_run(full=40, known_step_s=None, seconds=100.0) == 5
-    assert pp.first_run(full=40, known_step_s=1.0, seconds=100.0) == 10     # a quarter of the 40 reachable
-    assert pp.first_run(full=40, known_step_s=10.0, seconds=40.0) == 1
-    assert pp.first_run(full=3, known_step_s=None, seconds=100.0) == 1
+    assert pp.first_run(full=40, cost=None, seconds=100.0) == 5
+    assert pp.first_run(full=40, cost=lambda n: n * 1.0, seconds=100.0) == 10     # a quarter of the 40 reachable
+    assert pp.first_run(full=40, cost=lambda n: n * 10.0, seconds=40.0) == 1
+    assert pp.first_run(full=3, cost=None, seconds=100.0) == 1
 
 
 def test_step_times_come_from_matching_ledger_rows():
@@ -118,23 +149,3 @@ def test_seconds_per_step_leave_out_the_first_step_of_a_short_run():
     # too few steps to leave one out: the run's average
     assert step_seconds([5.0, 6.0], train_seconds=6.0, steps=2) == pytest.approx(3.0)
     assert step_seconds([], train_seconds=6.0, steps=0) == pytest.approx(6.0)
-
-
-def test_a_plan_step_counts_the_fixed_part_of_a_step_once():
-    from tunewise.eval.pilot_train import plan_step_seconds
-
-    lengths = [50, 100, 60, 90, 70, 80, 55, 95]                 # tokens a step at batch 1
-    ends, tokens, clock, seen = [], [], 0.0, 0
-    for n in lengths:
-        clock += 0.5 + 0.004 * n                                 # 0.5 s a step, 4 ms a token
-        seen += n
-        ends.append(clock)
-        tokens.append(seen)
-    measured = (ends[-1] - ends[0]) / (len(ends) - 1)
-    mean = seen / len(lengths)
-    got = plan_step_seconds(ends, tokens, measured, batch=1, plan_batch=8)
-    assert got == pytest.approx(0.5 + 0.004 * mean * 8, rel=1e-6)      # not 8 x (0.5 + 0.004 x mean)
-    assert got < measured * 8
-    assert plan_step_seconds(ends, tokens, measured, batch=8, plan_batch=8) == measured
-    same = [(i + 1) * 75 for i in range(8)]                      # no spread in tokens a step: scale
-    assert plan_step_seconds(ends, same, measured, batch=1, plan_batch=8) == measured * 8
