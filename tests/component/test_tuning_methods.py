@@ -94,6 +94,27 @@ def test_classifiers_predict_labels(tiny_model, cls_data, tmp_path, method):
     assert all(0.5 < confidence <= 1.0 for _, confidence in scored)  # the chosen one of two labels
 
 
+def test_a_classifier_scores_a_padded_batch_as_each_example_alone(tiny_model, cls_data, tmp_path):
+    from tunewise.core.data import Example
+    from tunewise.eval.systems import ClassifierSystem
+    from tunewise.tuning.head import load_classifier
+
+    out = tmp_path / "head"
+    run_tuning(_config(tiny_model, cls_data, out, method="head", task="classification", max_steps=6))
+    system = ClassifierSystem(load_classifier(out))
+    texts = ["Refunds are processed", "the payment system is down again and again since this morning 7",
+             "why was I charged twice for one ticket, and when does the refund for the second charge arrive",
+             "down", "billing question about an invoice 3"] * 4            # 20: a batch of 16 and one of 4
+    examples = [Example(id=str(i), line=i + 1, prompt=t, response="billing") for i, t in enumerate(texts)]
+    batched = system.predict(examples)
+    alone = [system.predict([e])[0] for e in examples]
+    assert [p.text for p in batched] == [p.text for p in alone]
+    assert [p.confidence for p in batched] == pytest.approx([p.confidence for p in alone], abs=1e-4)
+    assert [p.prompt_tokens for p in batched] == [p.prompt_tokens for p in alone]
+    # a batch's wall time is shared: the 20 examples carry one latency per batch, two in all
+    assert len({p.latency_ms for p in batched}) <= 2
+
+
 def test_head_leaves_the_base_untouched(tiny_model, cls_data, tmp_path):
     from safetensors.torch import load_file
     from transformers import AutoModelForCausalLM
