@@ -194,11 +194,8 @@ class Pilot:
                 self.result.skipped.append(f"{name}: not trained, the budget was spent")
                 del self.trainings[name]
                 return
-            folder = self.work / "probe" / tuning_block(name)
-            try:
-                pilot_train.probe_steps(ws, t, folder, self.progress)
-            finally:
-                shutil.rmtree(folder, ignore_errors=True)
+            peak = pilot_train.probe_steps(ws, t, self.progress)
+            self.result.peak_memory_mb = max(self.result.peak_memory_mb, peak)
 
     def _first_run(self, ws, t: Training) -> None:
         """The first complete short run, sized to its share of what the ceiling leaves. A head makes its whole
@@ -209,6 +206,8 @@ class Pilot:
         else:
             first = pilot_plan.first_run(t.full, t.run_seconds, share)
             fits = self._fits(t.run_seconds(first))
+            if t.step and (first <= t.step or not fits):
+                return          # the probe's run is as long as the budget buys: it is scored as the first
         if not fits:
             self.result.skipped.append(f"{t.name}: not trained, the budget was spent")
             del self.trainings[t.name]

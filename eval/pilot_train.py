@@ -113,16 +113,19 @@ def known_step_seconds(ws, name: str) -> float | None:
         return None
 
 
-def probe_steps(ws, t: Training, folder: Path, progress: Callable[[str, int, int], None]) -> None:
-    """PROBE_STEPS steps of the plan's own run (its batch, length and settings) into `folder`, timed: they set
-    `t.step_s` and `t.overhead_s`. Measured, not modelled from a smaller batch: scaling a batch-1 step up
-    to the plan's 8 put the ticket pilot's estimate of compare 76% high on a 2-core CPU (bench/RESULTS.md),
-    and on a GPU a step of 1 example costs about what a step of 8 does."""
+def probe_steps(ws, t: Training, progress: Callable[[str, int, int], None]) -> float:
+    """A complete run of PROBE_STEPS of the plan's steps at its own batch (its length and settings, the
+    schedule compressed to them) into `t.out`, timed: it sets `t.step_s` and `t.overhead_s`, and is a short
+    run like any other, which the pilot scores when the budget buys no longer one. Measured, not modelled
+    from a smaller batch: scaling a batch-1 step up to the plan's 8 put the ticket pilot's estimate of
+    compare 76% high on a 2-core CPU (bench/RESULTS.md), and on a GPU a step of 1 example costs about what
+    a step of 8 does. Returns the run's peak memory (MB)."""
     from tunewise.tuning.registry import run_tuning
 
     started = time.monotonic()
-    cfg = run_config(ws.plan, t.name, folder, ws.system).model_copy(
-        update={"max_steps": min(PROBE_STEPS, t.full), "resume": False, "force": True})
+    length = min(PROBE_STEPS, t.full)
+    cfg = run_config(ws.plan, t.name, t.out, ws.system).model_copy(
+        update={"max_steps": length, "resume": False, "force": True})
     ends: list[float] = []
 
     def report(p) -> None:
@@ -132,8 +135,10 @@ def probe_steps(ws, t: Training, folder: Path, progress: Callable[[str, int, int
 
     run = run_tuning(cfg, report)
     wall = time.monotonic() - started
-    t.step_s = step_seconds(ends, run.train_seconds, cfg.max_steps)
-    t.overhead_s = max(wall - t.step_s * cfg.max_steps, 0.0)
+    t.step_s = step_seconds(ends, run.train_seconds, length)
+    t.overhead_s = max(wall - t.step_s * length, 0.0)
+    t.step, t.shape, t.measured = length, (length, t.batch), (t.batch, t.step_s)
+    return run.peak_memory_mb or 0.0
 
 
 def train_run(ws, t: Training, length: int, progress: Callable[[str, int, int], None]) -> float:

@@ -32,7 +32,9 @@ def _run(root, tiny_model):
     from tunewise.eval.pilot import run_pilot
     from tunewise.eval.runner import load_plan
 
-    plan = load_plan(write_plan(root, tiny_model, task="classification", approaches=["zero-shot", "lora", "head"]))
+    # 8 steps at batch 2: longer than the probe of the plan's steps (PROBE_STEPS), so that is a short run
+    plan = load_plan(write_plan(root, tiny_model, task="classification", approaches=["zero-shot", "lora", "head"],
+                                tuning={"max_steps": 8, "batch_size": 2}))
     stages = []
     started = time.monotonic()
     result = run_pilot(plan, BUDGET_S, progress=lambda *a: stages.append(a), sample_size=5)
@@ -141,16 +143,31 @@ def test_trainable_rungs_are_growing_complete_short_runs_on_the_same_sample(pilo
     lora = [p for p in result.points if p.approach == "lora"]
     seen = [p.examples_seen for p in lora]
     assert seen == sorted(set(seen))                                # growing runs
-    # an eighth of the plan's 2 steps at batch 2: the plan's 2 steps at one example each
-    assert (lora[0].steps, lora[0].batch) == (2, 1)
-    assert len(lora) == 1 or seen[1] >= 3                           # the second run: clearly longer, or none
+    # the first point is the probe: 3 of the plan's steps at its own batch, timed and then scored, since a
+    # pilot whose ceiling is a fifth of a compare this small buys no longer run
+    assert (lora[0].steps, lora[0].batch, lora[0].examples_seen) == (3, 2, 6)
+    assert len(lora) == 1 or seen[1] >= 9                           # the second run: clearly longer, or none
     assert all(p.examples_seen == p.steps * p.batch and p.step_seconds > 0 for p in lora)
     assert {r.settings["sample"] for r in rows} == {result.sample_size}                      # one sample for all
     assert result.compare_estimate_seconds > 0 and result.planned_seconds <= BUDGET_S
     prediction = next(p for p in result.predictions if p.approach == "lora")
-    assert prediction.at_steps == 2
-    assert prediction.basis == ("measured" if lora[-1].examples_seen == 4 else prediction.basis)
+    assert prediction.at_steps == 8
+    assert prediction.basis == "measured" if lora[-1].examples_seen == 16 else prediction.basis != "measured"
     assert any(r.settings.get("step_seconds") for r in rows if r.approach == "lora")        # the ledger learns it
+
+
+def test_a_plan_no_longer_than_the_probe_is_measured_not_predicted(tiny_model, tmp_path, _isolated):
+    from tunewise.eval.pilot import run_pilot
+    from tunewise.eval.pilot_train import PROBE_STEPS
+    from tunewise.eval.runner import load_plan
+
+    plan = load_plan(write_plan(tmp_path, tiny_model, task="classification", approaches=["zero-shot", "lora"]))
+    assert plan.tuning.max_steps <= PROBE_STEPS                    # 2 steps at batch 2
+    result = run_pilot(plan, BUDGET_S, sample_size=5)
+    lora = [p for p in result.points if p.approach == "lora"]
+    assert [(p.steps, p.batch) for p in lora] == [(2, 2)]          # timing its steps was the plan's own run
+    prediction = next(p for p in result.predictions if p.approach == "lora")
+    assert prediction.basis == "measured" and prediction.value == lora[0].value
 
 
 def test_without_an_eval_set_the_pilot_holds_out_a_slice_of_train(tiny_model, tmp_path):
