@@ -4,7 +4,7 @@ schedule only below one example per step (eval/pilot_plan.py `run_shape`).
 
 A paused long run is a poor predictor: at 5 of 40 steps its learning rate is still high and nothing has
 settled (the ticket pilot's pauses sat 0.75 below the measured scores, bench/RESULTS.md); a complete
-short run ends settled, as the full run does, and one with all the plan's steps comes closest. The first
+short run ends settled, as the full run does, and one with all the plan's steps comes closest.
 What a step costs is measured: at the plan's own batch by a few probe steps of the plan's own run (unless
 the ledger already knows them; they also give the estimate of the full compare), at a short run's batch
 by that run; the two size the later runs (eval/pilot_plan.py `step_cost`). Training goes through the
@@ -25,9 +25,9 @@ from tunewise.core.ledger import Ledger
 from tunewise.core.schema import Plan
 from tunewise.eval import pilot_plan
 from tunewise.eval.pilot_plan import LOAD_SECONDS
+from tunewise.eval.pilot_sample import Measured
 
 PROBE_STEPS = 3             # the plan's own steps timed when the ledger does not know them; the first is left out
-from tunewise.eval.pilot_sample import Measured
 
 
 @dataclass
@@ -120,35 +120,25 @@ def probe_steps(ws, t: Training, progress: Callable[[str, int, int], None]) -> f
     from a smaller batch: scaling a batch-1 step up to the plan's 8 put the ticket pilot's estimate of
     compare 76% high on a 2-core CPU (bench/RESULTS.md), and on a GPU a step of 1 example costs about what
     a step of 8 does. Returns the run's peak memory (MB)."""
-    from tunewise.tuning.registry import run_tuning
-
-    started = time.monotonic()
     length = min(PROBE_STEPS, t.full)
-    cfg = run_config(ws.plan, t.name, t.out, ws.system).model_copy(
-        update={"max_steps": length, "resume": False, "force": True})
-    ends: list[float] = []
-
-    def report(p) -> None:
-        if p.step > 0:
-            ends.append(time.monotonic())
-        progress(f"pilot {t.name}: time steps", p.step, cfg.max_steps)
-
-    run = run_tuning(cfg, report)
-    wall = time.monotonic() - started
-    t.step_s = step_seconds(ends, run.train_seconds, length)
-    t.overhead_s = max(wall - t.step_s * length, 0.0)
-    t.step, t.shape, t.measured = length, (length, t.batch), (t.batch, t.step_s)
-    return run.peak_memory_mb or 0.0
+    return _timed_run(ws, t, length, (length, t.batch), "time steps", progress)
 
 
 def train_run(ws, t: Training, length: int, progress: Callable[[str, int, int], None]) -> float:
     """A complete run from scratch worth `length` of the plan's steps (its shape from `run_shape`), into
-    `t.out` (where the approach's build finds it); measures seconds a step at its batch and the run's
-    loading and saving, returns the run's peak memory (MB)."""
+    `t.out` (where the approach's build finds it); returns the run's peak memory (MB)."""
+    return _timed_run(ws, t, length, pilot_plan.run_shape(length, t.full, t.batch), "train", progress)
+
+
+def _timed_run(ws, t: Training, length: int, shape: tuple[int, int], stage: str,
+               progress: Callable[[str, int, int], None]) -> float:
+    """A run from scratch of `shape` (optimizer steps, examples a step), worth `length` of the plan's steps,
+    into `t.out`; measures seconds a step at its batch (the plan's step time too, at the plan's batch) and
+    the run's loading and saving. Returns the run's peak memory (MB)."""
     from tunewise.tuning.registry import run_tuning
 
     started = time.monotonic()
-    steps, batch = pilot_plan.run_shape(length, t.full, t.batch)
+    steps, batch = shape
     update = {"max_steps": steps, "resume": False, "force": True}
     if batch != t.batch:
         update.update(batch_size=batch, grad_accum=1)
@@ -158,12 +148,12 @@ def train_run(ws, t: Training, length: int, progress: Callable[[str, int, int], 
     def report(p) -> None:
         if p.step > 0:
             ends.append(time.monotonic())
-        progress(f"pilot {t.name}: train", p.step, steps)
+        progress(f"pilot {t.name}: {stage}", p.step, steps)
 
     run = run_tuning(cfg, report)         # not the ledger's tune hook: a short run is not the plan's run
     wall = time.monotonic() - started
     measured = step_seconds(ends, run.train_seconds, steps)
-    if batch == t.batch:                  # the plan's own run (a head's): its steps are the plan's
+    if batch == t.batch:                  # the plan's own batch (the probe, a head's whole run)
         t.step_s = measured
     t.measured = (batch, measured)
     t.overhead_s = max(wall - measured * steps, 0.0)
