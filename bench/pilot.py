@@ -1,4 +1,4 @@
-"""The pilot against the full comparison it stands in for, in one run, on the built-in ticket example.
+"""The pilot against the full comparison it stands in for, in one run, on a built-in example.
 
 The pilot plans itself to a fifth of the compare it estimates from its first measurements (eval/pilot_plan.py),
 inside BUDGET_S. Both run the same plan (examples/plan-tickets.yaml: zero-shot, few-shot, LoRA and a classifier head, 40
@@ -7,9 +7,12 @@ the ratio (target: pilot <= 1/4 of compare), each predicted main metric against 
 whether the pilot's pick is the compare verdict's winner (or tied with it at 95%). Beside the wall times it
 reports each half's CPU seconds: on a machine shared with other jobs whose load changes between the halves,
 the CPU ratio is close to what the wall ratio would be on a quiet one.
-Run: `flock /tmp/heavy.lock .venv/bin/python -m bench.pilot [--steps N]` (several minutes on 2 CPU cores);
-`--steps N` overrides the plan's `tuning.max_steps` in both halves: a longer plan, where training is
-most of what compare costs and the pilot is meant to pay.
+Run: `flock /tmp/heavy.lock .venv/bin/python -m bench.pilot [--plan qa] [--only A,B] [--steps N]` (several
+minutes on 2 CPU cores); `--plan qa` takes the document questions (examples/plan-qa.yaml, answers of 16 new
+tokens as in `make demo`) instead of the tickets; `--only` keeps those approaches in both halves (`make demo`
+compares zero-shot,few-shot,rag,rag+lora on the questions); `--steps N` overrides the plan's
+`tuning.max_steps` in both halves: a longer plan, where training is most of what compare costs and the
+pilot is meant to pay.
 Both runs use a temporary app home (their ledger rows are thrown away) and the shared model cache.
 """
 from __future__ import annotations
@@ -23,26 +26,29 @@ import time
 from pathlib import Path
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
-PLAN = EXAMPLES / "plan-tickets.yaml"
-ANSWERS = EXAMPLES / "answers-tickets.yaml"
+PLANS = {"tickets": (EXAMPLES / "plan-tickets.yaml", EXAMPLES / "answers-tickets.yaml"),
+         "qa": (EXAMPLES / "plan-qa.yaml", EXAMPLES / "answers.yaml")}
 BUDGET_S = 600.0
+MAX_NEW_TOKENS = 16         # `make demo`'s: the reference answers are a few words
 
 
-def run_both(root: Path, overrides: list[str]) -> dict:
+def run_both(root: Path, name: str, overrides: list[str]) -> dict:
     from tunewise.advisor.questions import read_answers_file
     from tunewise.advisor.records import Answers
     from tunewise.eval.pilot import run_pilot
     from tunewise.eval.runner import load_plan, run_compare
 
-    plan = load_plan(PLAN, overrides)
+    plan_path, answers = PLANS[name]
+    plan = load_plan(plan_path, overrides)
     started, cpu = time.monotonic(), time.process_time()
-    pilot = run_pilot(plan, BUDGET_S, Answers(**read_answers_file(ANSWERS)))
+    pilot = run_pilot(plan, BUDGET_S, Answers(**read_answers_file(answers)), max_new_tokens=MAX_NEW_TOKENS)
     pilot_s, pilot_cpu = time.monotonic() - started, time.process_time() - cpu
     # The pilot's half on stderr at once, so a compare that is cut short still leaves it.
     print(json.dumps({"pilot_seconds": round(pilot_s, 1), "pilot": pilot.model_dump(mode="json")}), file=sys.stderr,
           flush=True)
     started, cpu = time.monotonic(), time.process_time()
-    results = run_compare(PLAN, root / "compare", overrides=overrides).model_dump(mode="json")
+    results = run_compare(plan_path, root / "compare", overrides=overrides,
+                          max_new_tokens=MAX_NEW_TOKENS).model_dump(mode="json")
     compare_s, compare_cpu = time.monotonic() - started, time.process_time() - cpu
     return {"pilot": pilot, "pilot_s": pilot_s, "results": results, "compare_s": compare_s,
             "pilot_cpu": pilot_cpu, "compare_cpu": compare_cpu}
@@ -87,19 +93,23 @@ def main() -> None:
     import torch
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--plan", choices=sorted(PLANS), default="tickets", help="the built-in example")
+    parser.add_argument("--only", help="comma-separated approaches to keep, in both halves")
     parser.add_argument("--steps", type=int, help="the plan's tuning.max_steps (default: the plan's own, 40)")
     args = parser.parse_args()
     if args.steps is not None and args.steps < 1:
         parser.error(f"--steps must be a positive number of steps, not {args.steps}")
     overrides = [] if args.steps is None else [f"tuning.max_steps={args.steps}"]
+    if args.only:
+        overrides.append(f"approaches=[{args.only}]")
 
     real_models = Path(os.environ.get("TUNEWISE_HOME") or Path.home() / ".cache" / "tunewise") / "models"
     os.environ.setdefault("TUNEWISE_MODELS", str(real_models))
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["TUNEWISE_HOME"] = str(Path(tmp) / "home")
-        out = summary(run_both(Path(tmp), overrides))
-    out["plan"] = {"file": PLAN.name, "overrides": overrides}
+        out = summary(run_both(Path(tmp), args.plan, overrides))
+    out["plan"] = {"file": PLANS[args.plan][0].name, "overrides": overrides}
     out["machine"] = {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
                       "torch": torch.__version__, "load_before": [round(x, 2) for x in load_before],
                       "load_after": [round(x, 2) for x in os.getloadavg()],

@@ -12,7 +12,7 @@ from tunewise.advisor.questions import (
 from tunewise.cli.advice_view import render_recommendation
 from tunewise.cli.options import force_option, json_option, model_options, model_ref, reading_policy
 from tunewise.cli.render import console, err_console, print_json, progress, table
-from tunewise.core.defaults import DEFAULT_GENERATOR
+from tunewise.core.defaults import DEFAULT_GENERATOR, MAX_NEW_TOKENS
 from tunewise.core.errors import TunewiseError
 from tunewise.core.files import claim_output
 
@@ -54,11 +54,13 @@ def answer_flags(func):
 @click.option("--plan-out", type=click.Path(path_type=Path), help="Write a plan YAML that `compare` runs.")
 @click.option("--pilot", is_flag=True, help="Measure the candidates cheaply on your data and rank by predicted quality.")
 @click.option("--pilot-budget", default="10m", show_default=True, help="Wall-clock budget of the pilot (90s, 10m, 1h).")
+@click.option("--max-new-tokens", default=MAX_NEW_TOKENS, show_default=True, type=click.IntRange(1, 4096),
+              help="Length of the pilot's answers: give compare the same --max-new-tokens.")
 @force_option
 @json_option
 @reading_policy
 def advise(answers_file, data, eval_path, corpus, corpus_next, eval_next, model, api_base, api_key_env, calibrate, exact_tokens,
-           interactive, plan_out, pilot, pilot_budget, force, as_json, reading, **flags) -> None:
+           interactive, plan_out, pilot, pilot_budget, max_new_tokens, force, as_json, reading, **flags) -> None:
     """Recommend zero/few-shot, RAG or fine-tuning, with reasons and estimates.
 
     With no --answers and no answer flags, a questionnaire asks the questions (answers are saved and
@@ -83,7 +85,7 @@ def advise(answers_file, data, eval_path, corpus, corpus_next, eval_next, model,
     if pilot:
         from tunewise.cli.pilot import pilot_advice
 
-        return pilot_advice(rec, request, pilot_budget, plan_out, force, as_json)
+        return pilot_advice(rec, request, pilot_budget, plan_out, force, as_json, max_new_tokens)
     if plan_out is not None:
         write_plan(build_plan(rec, request, plan_out), plan_out, force)
     step = next_command(plan_out, answers_path() if asked else answers_file,

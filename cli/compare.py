@@ -9,6 +9,7 @@ from tunewise.cli.options import force_option, json_option, reading_policy, writ
 from tunewise.cli.compare_view import comparison_tables
 from tunewise.cli.progress import CompareProgress
 from tunewise.cli.render import console, print_json, progress
+from tunewise.core.defaults import MAX_NEW_TOKENS
 
 
 @click.command()
@@ -16,7 +17,7 @@ from tunewise.cli.render import console, print_json, progress
 @click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder for results, predictions and report.")
 @click.option("--only", default=None, help="Comma-separated approaches of the plan to run (default: all).")
-@click.option("--max-new-tokens", default=32, show_default=True, type=click.IntRange(1, 4096),
+@click.option("--max-new-tokens", default=MAX_NEW_TOKENS, show_default=True, type=click.IntRange(1, 4096),
               help="Greedy decoding length, the same for every approach.")
 @force_option
 @json_option

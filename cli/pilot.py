@@ -9,7 +9,8 @@ from tunewise.cli.render import console, print_json, progress, stage_reporter, t
 from tunewise.core.errors import ConfigError
 
 
-def pilot_advice(rec, request, budget: str, plan_out: Path | None, force: bool, as_json: bool) -> None:
+def pilot_advice(rec, request, budget: str, plan_out: Path | None, force: bool, as_json: bool,
+                 max_new_tokens: int) -> None:
     """Run the pilot over the plan the advice would write, then show and save what it predicts."""
     from tunewise.advisor.plan import build_plan, write_plan
     from tunewise.eval.pilot import run_pilot
@@ -26,7 +27,7 @@ def pilot_advice(rec, request, budget: str, plan_out: Path | None, force: bool, 
     with progress() as bar:
         report = stage_reporter(bar)
         result = run_pilot(plan.resolve_paths(plan_path.resolve().parent), seconds, rec.profile.answers, report,
-                           eval_source=source, reading=request.reading)
+                           eval_source=source, reading=request.reading, max_new_tokens=max_new_tokens)
     if result.recommendation is not None:
         reasons = [f"pilot: {s}" for s in result.statements + result.crossings]
         plan = plan.model_copy(update={"recommendation": result.recommendation, "reasons": reasons + plan.reasons,

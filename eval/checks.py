@@ -57,3 +57,15 @@ def drift(ws: Workspace, name: str, built: Built, corpus_next, eval_next, predic
         catch_up = CatchUp(seconds=0.0, how="nothing to update; the facts were never in the prompt")
     rows = predict(system, eval_next)
     return Drift(metrics=metrics.task_metrics(ws.task, rows), catch_up=catch_up)
+
+
+def check_answers(plan) -> dict[str, int]:
+    """How many answers compare makes beyond the eval set, for estimates of what it costs: `drift` questions
+    for every LM approach (when the plan has a changed corpus), `injection` questions for every retrieving
+    one and `probes` per model (forgetting, plus refusal when safety is on) for every tuned LM and the base
+    model once (eval/safety.py)."""
+    from tunewise.eval.safety import INJECTION_QUESTIONS, load_refusal_probes
+
+    drift_questions = len(load_dataset(plan.eval_next)) if plan.eval_next and plan.corpus_next else 0
+    probes = len(load_dataset(PROBES)) + (len(load_refusal_probes()) if plan.safety else 0)
+    return {"drift": drift_questions, "injection": INJECTION_QUESTIONS if plan.safety else 0, "probes": probes}

@@ -35,12 +35,14 @@ from typing import Callable
 
 from tunewise.core import registry
 from tunewise.core.data import Example, load_corpus, load_dataset
+from tunewise.core.defaults import MAX_NEW_TOKENS
 from tunewise.core.errors import ConfigError
 from tunewise.core.files import app_home
 from tunewise.core.ledger import Ledger, MeasuredRun
 from tunewise.core.reading import ReadPolicy
 from tunewise.core.schema import Plan
 from tunewise.eval import pilot_plan, pilot_predict, pilot_sample, pilot_train
+from tunewise.eval.checks import check_answers
 from tunewise.eval.pilot_records import PilotPoint, PilotPrediction, PilotResult, rank_predictions, separation_statements
 from tunewise.eval.pilot_plan import EXAMPLE_SECONDS, LOAD_SECONDS
 from tunewise.eval.pilot_sample import Measured
@@ -52,11 +54,13 @@ Progress = Callable[[str, int, int], None]
 class Pilot:
     """One pilot run over a plan's approaches; `run()` returns the `PilotResult`.
 
-    `sample_size` fixes the sample (no growth from the budget); by default it is planned.
+    `sample_size` fixes the sample (no growth from the budget); by default it is planned. Answers are
+    `max_new_tokens` long, compare's own default unless told: a pilot answering with fewer tokens than
+    compare does predicts a generation score compare cannot reach.
     """
 
     def __init__(self, plan: Plan, budget_s: float, answers=None, progress: Progress | None = None,
-                 sample_size: int | None = None, work: Path | None = None, max_new_tokens: int = 16,
+                 sample_size: int | None = None, work: Path | None = None, max_new_tokens: int = MAX_NEW_TOKENS,
                  eval_source: str = "eval set", reading: ReadPolicy = ReadPolicy()):
         from tunewise.eval.runner import approach_names
 
@@ -76,6 +80,8 @@ class Pilot:
         self.max_new_tokens = max_new_tokens
         self.measured = Measured()
         self.trainings: dict[str, Training] = {}
+        self.checks = check_answers(plan)    # compare's answers beyond the eval set, for its estimate
+        self.index_s = 0.0
         self.ceiling = budget_s
         self.result = PilotResult(metric=self._metric(), sample_size=len(self.sample), train_examples=len(self.train),
                                   budget_seconds=budget_s, seconds=0.0, peak_memory_mb=0.0, eval_source=eval_source)
@@ -134,6 +140,7 @@ class Pilot:
                 systems[name] = self._answer(ws, name, self.sample)
             else:
                 self.result.skipped.append(f"{name}: not measured, the budget was spent")
+        self.index_s = ws.index_seconds
         for name in self._trainable():                       # the plan's step time: probe steps or the ledger
             self._time_steps(ws, name)
         self._set_ceiling()
@@ -262,20 +269,32 @@ class Pilot:
     # -- planning -------------------------------------------------------------------------------------
 
     def _answer_seconds(self) -> dict[str, float]:
-        """Seconds per answer of every approach: measured, else the baseline's (the untrained anchor)."""
-        baseline = self.measured.answer_s.get(registry.baseline(), max(self.measured.answer_s.values(),
-                                                                        default=EXAMPLE_SECONDS))
-        return {n: self.measured.answer_s.get(n, baseline) for n in self.names}
+        """Seconds per answer of every approach: measured, else its untrained anchor's (rag+lora answers
+        rag's prompts: the baseline's seconds put the QA pilot 16 s over its plan), else the baseline's."""
+        measured = self.measured.answer_s
+        baseline = measured.get(registry.baseline(), max(measured.values(), default=EXAMPLE_SECONDS))
+        return {n: measured.get(n, measured.get(pilot_train.anchor_of(n) or "", baseline)) for n in self.names}
 
     def _set_ceiling(self) -> None:
         """Estimate the full compare from what has been measured so far; the pilot's ceiling is a share of it."""
         trainings = list(self.trainings.values())
         load = max([t.overhead_s for t in trainings] or [LOAD_SECONDS])
         runs = [(t.full, t.step_s or 0.0, (t.overhead_s + t.load_s) / 2) for t in trainings]
-        estimate = pilot_plan.compare_seconds(len(self.order), self._answer_seconds().values(), runs, load)
+        answer = self._answer_seconds()
+        estimate = pilot_plan.compare_seconds(len(self.order), answer.values(), runs, load) + self._checks_seconds(answer)
         self.ceiling = min(self.budget_s, pilot_plan.PLAN_SHARE * estimate)
         self.result.compare_estimate_seconds = round(estimate, 1)
         self.result.planned_seconds = round(self.ceiling, 1)
+
+    def _checks_seconds(self, answer: dict[str, float]) -> float:
+        """What compare's drift, safety and forgetting checks add (eval/checks.py), at the measured answers."""
+        specs = {n: registry.spec(n) for n in self.names}
+        lm = [answer[n] for n, s in specs.items() if s.train_task == "sft"]   # the head answers no text
+        retrieving = [answer[n] for n, s in specs.items() if s.retrieves]
+        tuned_lms = sum(1 for n, s in specs.items() if s.tuned and s.train_task == "sft"
+                        and not registry.split_api(n)[1])
+        probe_s = self.measured.answer_s.get(registry.baseline(), EXAMPLE_SECONDS)
+        return pilot_plan.checks_seconds(self.checks, lm, retrieving, tuned_lms, probe_s, self.index_s)
 
     def _plan_rest(self) -> None:
         """From what the first short runs cost: the estimate again, the sample size, the later short runs."""
@@ -375,6 +394,7 @@ def _device():
 
 def run_pilot(plan: Plan, budget_s: float, answers=None, progress: Progress | None = None,
               sample_size: int | None = None, eval_source: str = "eval set",
-              reading: ReadPolicy = ReadPolicy()) -> PilotResult:
+              reading: ReadPolicy = ReadPolicy(), max_new_tokens: int = MAX_NEW_TOKENS) -> PilotResult:
     """Measure the plan's approaches inside `budget_s` seconds and predict each at full scale."""
-    return Pilot(plan, budget_s, answers, progress, sample_size, eval_source=eval_source, reading=reading).run()
+    return Pilot(plan, budget_s, answers, progress, sample_size, max_new_tokens=max_new_tokens,
+                 eval_source=eval_source, reading=reading).run()

@@ -153,6 +153,20 @@ def compare_seconds(eval_size: int, answer_s: Iterable[float], trainables: Itera
     return load_s + answering + training
 
 
+def checks_seconds(answers: dict[str, int], lm_s: Sequence[float], retrieving_s: Sequence[float], tuned_lms: int,
+                   probe_s: float, index_s: float) -> float:
+    """What compare spends beyond answering the eval set and training (`answers`: eval/checks.py
+    `check_answers`): every LM approach (`lm_s`, seconds per answer each) answers the drift questions,
+    every retrieving one (`retrieving_s`) the planted-instruction questions, each over an index updated
+    once (at most `index_s`, what building it took); the base model and each tuned LM answer the probes at
+    about `probe_s` each (a baseline answer). Left out, they put the pilot's estimate of the built-in QA
+    plan's compare 47% short (bench/RESULTS.md)."""
+    drift = answers["drift"] * sum(lm_s) + (index_s if answers["drift"] and retrieving_s else 0.0)
+    injection = answers["injection"] * sum(retrieving_s) + (index_s if answers["injection"] and retrieving_s else 0.0)
+    probes = (tuned_lms + 1) * answers["probes"] * probe_s if tuned_lms else 0.0
+    return drift + injection + probes
+
+
 def step_seconds_from_ledger(runs: Sequence, model: str, method: str, batch: int | None, seq_len: int | None,
                              device: str | None = None) -> float | None:
     """The median measured seconds per step of `method` on `model` at this batch and length (tune rows of

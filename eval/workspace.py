@@ -105,10 +105,15 @@ class Workspace:
             self._cache["index"] = index
         return self._cache["index"]
 
+    @property
+    def index_seconds(self) -> float:
+        """What building (or finishing) the index took here; 0 until it is opened."""
+        return self._cache.get("index_seconds", 0.0)
+
     def charge_index(self, built: Built) -> Built:
         """Add the index build to an approach's costs (the index is built once, shared)."""
         self.index()
-        built.train_seconds += self._cache.get("index_seconds", 0.0)
+        built.train_seconds += self.index_seconds
         built.storage_mb += folder_mb(self.out / "index")
         return built
 

@@ -103,6 +103,27 @@ def test_the_compare_estimate_adds_answers_training_and_loads():
     assert seconds == pytest.approx(5.0 + 45 * 2.5 + 40 * 2.0 + 10.0)
 
 
+def test_the_compare_estimate_adds_drift_injection_and_probes_at_measured_answers():
+    answers = {"drift": 10, "injection": 12, "probes": 48}
+    # two LM approaches (0.5 s and 1.0 s an answer), the second retrieving; one tuned LM; probes at 0.2 s
+    seconds = pp.checks_seconds(answers, [0.5, 1.0], [1.0], tuned_lms=1, probe_s=0.2, index_s=3.0)
+    assert seconds == pytest.approx(10 * 1.5 + 3.0 + 12 * 1.0 + 3.0 + 2 * 48 * 0.2)
+    # nothing tuned, nothing retrieving, no changed corpus: compare adds nothing
+    assert pp.checks_seconds({"drift": 0, "injection": 12, "probes": 48}, [0.5], [], 0, 0.2, 3.0) == 0.0
+
+
+def test_compare_checks_are_counted_from_the_plan_and_the_shipped_probes(tmp_path):
+    from tunewise.eval.checks import check_answers
+
+    eval_next = tmp_path / "next.jsonl"
+    eval_next.write_text("".join(f'{{"question": "q{i}", "answer": "a"}}\n' for i in range(7)))
+    plan = Plan(task="qa", train=eval_next, eval=eval_next, corpus=tmp_path, corpus_next=tmp_path,
+                eval_next=eval_next, approaches=["zero-shot"])
+    assert check_answers(plan) == {"drift": 7, "injection": 12, "probes": 48}
+    quiet = plan.model_copy(update={"safety": False, "corpus_next": None, "eval_next": None})
+    assert check_answers(quiet) == {"drift": 0, "injection": 0, "probes": 24}
+
+
 @pytest.mark.parametrize("budget, compare, minimum, expected", [
     (600, 1000, 15, 200),      # the planned share of the compare
     (100, 1000, 15, 100),      # never over the budget
