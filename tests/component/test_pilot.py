@@ -201,3 +201,21 @@ def test_the_api_variants_are_piloted_on_a_loopback_server(tiny_model, tmp_path,
     assert {p.approach for p in result.predictions} == {"zero-shot", "api-zero-shot"}
     api_point = next(p for p in result.points if p.approach == "api-zero-shot")
     assert api_point.steps is None and 0 <= api_point.value <= 1
+
+
+def test_an_unmeasured_tuned_lm_is_priced_at_its_anchors_answers_and_compares_checks_count(tiny_model, tmp_path):
+    """rag+lora answers rag's long prompts: before its first score it costs what rag measured, not the
+    baseline; the compare estimate adds the drift questions, planted-instruction questions and probes."""
+    from tunewise.eval.pilot import Pilot
+    from tunewise.eval.runner import load_plan
+
+    plan = load_plan(write_plan(tmp_path, tiny_model, approaches=["zero-shot", "rag", "rag+lora"]))
+    pilot = Pilot(plan, BUDGET_S, sample_size=2)
+    pilot.measured.answer_s.update({"zero-shot": 0.25, "rag": 1.5})
+    answer = pilot._answer_seconds()
+    assert answer == {"zero-shot": 0.25, "rag": 1.5, "rag+lora": 1.5}
+    assert pilot.checks == {"drift": 3, "injection": 12, "probes": 48}
+    pilot.index_s = 2.0
+    # drift: 3 questions x (0.25 + 1.5 + 1.5) + one re-index; injection: 12 x (1.5 + 1.5) + one planted
+    # index; probes: the base and rag+lora, 48 each at zero-shot's 0.25 s
+    assert pilot._checks_seconds(answer) == pytest.approx(3 * 3.25 + 2.0 + 12 * 3.0 + 2.0 + 2 * 48 * 0.25)
