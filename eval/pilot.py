@@ -382,6 +382,8 @@ class Pilot:
         self.result.recommendation = ranked[0].approach
         self.result.crossings = pilot_predict.crossings(self.result.curves, self.trainings, ranked, len(self.train))
         self.result.statements += separation_statements(ranked, len(self.sample))
+        self.result.statements += pilot_predict.floor_statements(ranked, self.trainings, self.ceiling,
+                                                                 self.result.compare_estimate_seconds)
         self.result.statements += pilot_predict.sample_statements(ranked[0], len(self.sample), len(self.order),
                                                                   self.result, self.budget_s)
 

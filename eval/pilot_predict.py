@@ -143,6 +143,33 @@ def crossings(curves: list[CurveFit], trainings: dict[str, Training], ranked: li
     return out
 
 
+def floor_statements(ranked: list[PilotPrediction], trainings: dict[str, Training], ceiling: float,
+                     compare_s: float | None) -> list[str]:
+    """For each trainable approach the pilot could only give a floor: the cheapest run that keeps all the
+    plan's steps (on fewer examples each, pilot_plan.run_shape), what it costs at the measured step times,
+    and against what. Those runs come closest: on the ticket plan LoRA's 40 steps at 1 and 2 examples
+    scored 0.70 and 0.85 against the plan's 0.93, where 5 steps at 8 scored 0.31 (bench/RESULTS.md)."""
+    out = []
+    for p in ranked:
+        t = trainings.get(p.approach)
+        if p.basis != "last-point" or t is None or not t.step_s or t.shape[0] >= t.full:
+            continue
+        length = math.ceil(t.full / t.batch)
+        steps, batch = pilot_plan.run_shape(length, t.full, t.batch)
+        cost = t.run_seconds(length) + t.load_s
+        line = (f"{p.approach}'s prediction is a floor: its short run ({t.shape[0]} steps of {t.shape[1]}) is too "
+                f"early in training to forecast the plan's {t.full} steps. Runs that keep all the plan's steps "
+                f"on fewer examples each come closest; the cheapest, {steps} steps of {batch} "
+                f"example{'s' if batch > 1 else ''}, costs about {cost:.0f}s here; this pilot planned "
+                f"{ceiling:.0f}s in all")
+        if compare_s:
+            line += f", and the full compare is estimated at {compare_s:.0f}s"
+            if cost > pilot_plan.PILOT_SHARE * compare_s:
+                line += f": more than a quarter of it, so `tunewise compare` is the better measurement of {p.approach}"
+        out.append(line + ".")
+    return out
+
+
 def sample_statements(leader: PilotPrediction, size: int, population: int, result: PilotResult,
                       budget_s: float) -> list[str]:
     """What the sample can tell apart, and how far it may sit from the whole eval set's score."""
