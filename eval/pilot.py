@@ -195,6 +195,9 @@ class Pilot:
             self.result.skipped.append(f"{name}: shares the {tuning_block(name)} run, which is piloted once")
             return
         t = Training(name, out, steps, batch, step_s=pilot_train.known_step_seconds(ws, name))
+        one = pilot_train.known_step_seconds(ws, name, batch=1) if batch > 1 else None
+        if one is not None:      # a step of one example, measured here before: no FIXED_SHARE prior needed
+            t.measured = (1, one)
         self.trainings[name] = t
         if t.step_s is None and registry.spec(name).trainer != "head":
             if not self._fits(2 * LOAD_SECONDS):
@@ -256,10 +259,13 @@ class Pilot:
         settings = {"rung": point.rung, "steps": point.steps, "sample": len(self.measured.rows[point.approach][-1])}
         if t is not None and t.step_s is not None:
             cfg = pilot_train.run_config(self.plan, t.name)
-            # step_seconds is per step at the plan's batch (the run's own, scaled by the batches' ratio)
+            # step_seconds: a step at the plan's batch (probe steps, the ledger or the plan's own run);
+            # run_step_seconds: a step of the scored short run, at its own batch (run_batch)
             settings.update(method=cfg.method, batch_size=cfg.batch_size, max_seq_len=cfg.max_seq_len,
                             step_seconds=round(t.step_s, 4), examples_seen=point.examples_seen,
                             run_batch=point.batch)
+            if t.measured is not None and t.measured[0] == point.batch:
+                settings["run_step_seconds"] = round(t.measured[1], 4)
         Ledger().append_runs([MeasuredRun(
             kind="pilot", approach=point.approach, task=self.plan.task, examples=point.labels, model=model,
             settings=settings, metric=self.result.metric, metric_value=point.value, train_seconds=point.seconds,

@@ -170,7 +170,8 @@ def checks_seconds(answers: dict[str, int], lm_s: Sequence[float], retrieving_s:
 def step_seconds_from_ledger(runs: Sequence, model: str, method: str, batch: int | None, seq_len: int | None,
                              device: str | None = None) -> float | None:
     """The median measured seconds per step of `method` on `model` at this batch and length (tune rows of
-    completed runs, and the pilot's own rows), or None when the ledger holds none."""
+    completed runs, and the pilot's own rows: their plan-batch step, and the step of the short run they
+    scored at its own batch), or None when the ledger holds none."""
     found = []
     for run in runs:
         s = run.settings
@@ -179,9 +180,11 @@ def step_seconds_from_ledger(runs: Sequence, model: str, method: str, batch: int
         if run.kind == "tune" and run.approach == method and s.get("steps") and run.train_seconds:
             if s.get("batch_size") == batch and s.get("max_seq_len") in (None, seq_len):
                 found.append(run.train_seconds / s["steps"])
-        elif run.kind == "pilot" and s.get("method") == method and s.get("step_seconds"):
-            if s.get("batch_size") == batch and s.get("max_seq_len") in (None, seq_len):
+        elif run.kind == "pilot" and s.get("method") == method and s.get("max_seq_len") in (None, seq_len):
+            if s.get("batch_size") == batch and s.get("step_seconds"):
                 found.append(s["step_seconds"])
+            elif s.get("run_batch") == batch and s.get("run_step_seconds"):
+                found.append(s["run_step_seconds"])
     return statistics.median(found) if found else None
 
 

@@ -42,7 +42,8 @@ class Training:
     step: int = 0               # the length of the last short run made, in the plan's steps
     shape: tuple[int, int] = (0, 0)   # that run's (optimizer steps, examples per step)
     step_s: float | None = None  # seconds a step at the plan's batch: probe steps, the plan's own run or the ledger
-    measured: tuple[int, float] | None = None   # the last short run's (batch, seconds a step)
+    measured: tuple[int, float] | None = None   # (batch, seconds a step) at a smaller batch than the plan's:
+                                                # the last short run's, or the ledger's at one example
     overhead_s: float = LOAD_SECONDS   # model load and save per run, measured at the first
     loaded_s: float | None = None      # loading a run's output to score it, measured at the first score
 
@@ -101,14 +102,17 @@ def full_run(plan: Plan, name: str, train_size: int) -> tuple[int, int]:
     return max(1, math.ceil(train_size / batch) * math.ceil(cfg.epochs or defaults["epochs"])), batch
 
 
-def known_step_seconds(ws, name: str) -> float | None:
-    """Seconds per step the ledger has measured for this run's method, model, batch and length here."""
+def known_step_seconds(ws, name: str, batch: int | None = None) -> float | None:
+    """Seconds per step the ledger has measured for this run's method, model and length here, at the plan's
+    batch or at `batch` examples a step."""
     plan = ws.plan
     model = plan.model if isinstance(plan.model, str) else plan.model.model
     cfg = run_config(plan, name, Path("."), ws.system)
+    if batch is not None and batch == cfg.batch_size and cfg.grad_accum > 1:
+        return None     # the ledger's rows at that batch are the plan's accumulated steps, not one pass
     try:
         return pilot_plan.step_seconds_from_ledger(Ledger().runs(model=model), model, cfg.method,
-                                                   cfg.batch_size, cfg.max_seq_len, ws.device.device)
+                                                   batch or cfg.batch_size, cfg.max_seq_len, ws.device.device)
     except Exception:   # a ledger that cannot be read costs the pilot its prior, nothing more
         return None
 
@@ -155,7 +159,8 @@ def _timed_run(ws, t: Training, length: int, shape: tuple[int, int], stage: str,
     measured = step_seconds(ends, run.train_seconds, steps)
     if batch == t.batch:                  # the plan's own batch (the probe, a head's whole run)
         t.step_s = measured
-    t.measured = (batch, measured)
+    else:                                 # kept apart from step_s: the two batches draw step_cost's line
+        t.measured = (batch, measured)
     t.overhead_s = max(wall - measured * steps, 0.0)
     t.step, t.shape = length, (steps, batch)
     return run.peak_memory_mb or 0.0

@@ -98,6 +98,20 @@ def test_step_times_come_from_matching_ledger_rows():
     assert pp.step_seconds_from_ledger([], "m", "lora", 8, 256) is None
 
 
+def test_a_pilot_rows_short_run_step_is_known_at_its_own_batch():
+    rows = [MeasuredRun(kind="pilot", approach="lora", model="m", device="cpu",
+                        settings={"method": "lora", "step_seconds": 1.8, "batch_size": 8, "max_seq_len": 256,
+                                  "run_batch": 1, "run_step_seconds": 0.76}),
+            MeasuredRun(kind="pilot", approach="lora", model="m", device="cpu",      # the probe: no run step
+                        settings={"method": "lora", "step_seconds": 2.0, "batch_size": 8, "max_seq_len": 256,
+                                  "run_batch": 8})]
+    assert pp.step_seconds_from_ledger(rows, "m", "lora", 8, 256, "cpu") == pytest.approx(1.9)
+    assert pp.step_seconds_from_ledger(rows, "m", "lora", 1, 256, "cpu") == pytest.approx(0.76)
+    assert pp.step_seconds_from_ledger(rows, "m", "lora", 1, 512, "cpu") is None    # another length
+    # with that batch-1 step known, a step of 2 lies on the line to the plan's, not on the prior
+    assert pp.step_cost(2, 8, 1.9, (1, 0.76)) == pytest.approx(0.76 + (1.9 - 0.76) / 7)
+
+
 def test_the_compare_estimate_adds_answers_training_and_loads():
     seconds = pp.compare_seconds(45, [0.5, 1.5, 0.5], [(40, 2.0, 5.0)], load_s=5.0)
     assert seconds == pytest.approx(5.0 + 45 * 2.5 + 40 * 2.0 + 10.0)
