@@ -277,9 +277,13 @@ class Pilot:
     def _answer_seconds(self) -> dict[str, float]:
         """Seconds per answer of every approach: measured, else its untrained anchor's (rag+lora answers
         rag's prompts: the baseline's seconds put the QA pilot 16 s over its plan), else the baseline's."""
-        measured = self.measured.answer_s
-        baseline = measured.get(registry.baseline(), max(measured.values(), default=EXAMPLE_SECONDS))
+        measured, baseline = self.measured.answer_s, self._baseline_seconds()
         return {n: measured.get(n, measured.get(pilot_train.anchor_of(n) or "", baseline)) for n in self.names}
+
+    def _baseline_seconds(self) -> float:
+        """Seconds per answer of the untrained baseline: measured, else the slowest measured, else the prior."""
+        measured = self.measured.answer_s
+        return measured.get(registry.baseline(), max(measured.values(), default=EXAMPLE_SECONDS))
 
     def _set_ceiling(self) -> None:
         """Estimate the full compare from what has been measured so far; the pilot's ceiling is a share of it."""
@@ -299,8 +303,8 @@ class Pilot:
         retrieving = [answer[n] for n, s in specs.items() if s.retrieves]
         tuned_lms = sum(1 for n, s in specs.items() if s.tuned and s.train_task == "sft"
                         and not registry.split_api(n)[1])
-        probe_s = self.measured.answer_s.get(registry.baseline(), EXAMPLE_SECONDS)
-        return pilot_plan.checks_seconds(self.checks, lm, retrieving, tuned_lms, probe_s, self.index_s)
+        return pilot_plan.checks_seconds(self.checks, lm, retrieving, tuned_lms, self._baseline_seconds(),
+                                         self.index_s)
 
     def _plan_rest(self) -> None:
         """From what the first short runs cost: the estimate again, the sample size, the later short runs."""
