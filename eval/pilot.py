@@ -248,7 +248,7 @@ class Pilot:
                            examples_seen=None if t is None else t.seen,
                            step_seconds=None if t is None or t.step_s is None else round(t.step_s, 3),
                            value=round(value, 4), low=round(low, 4), high=round(high, 4),
-                           seconds=round(seconds or self.measured.answer_s[name] * len(rows), 2),
+                           seconds=round(seconds or sum(s for _, s in self.measured.batches[name]), 2),
                            peak_memory_mb=round(peak, 1), latency_ms_p50=round(latency, 2))
         self.result.points.append(point)
         self.result.peak_memory_mb = max(self.result.peak_memory_mb, point.peak_memory_mb)

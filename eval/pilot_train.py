@@ -186,10 +186,11 @@ def score_run(ws, t: Training, sample: list[Example], measured: Measured) -> tup
     with PeakMemory() as memory:
         built = build_approach(ws, t.name)
         loaded = time.monotonic()
-        rows = predict_rows(ws, f"pilot {t.name}", built.system, sample)
+        timings: list[tuple[int, float]] = []
+        rows = predict_rows(ws, f"pilot {t.name}", built.system, sample, timings=timings)
     done = time.monotonic()
     t.loaded_s = loaded - started
-    measured.answer_s[t.name] = (done - loaded) / max(len(sample), 1)
+    measured.time_answers(t.name, timings, fresh=True)
     measured.rows.setdefault(t.name, []).append(rows)
     measured.x.setdefault(t.name, []).append(t.seen)
     return done - started, max(memory.peak_mb, built.peak_memory_mb or 0.0)

@@ -213,12 +213,19 @@ def run_approach(ws: Workspace, name: str, inputs: Inputs) -> ApproachResult:
     return result
 
 
-def predict_rows(ws: Workspace, name: str, system, examples: Sequence[Example], stage: str = "predict") -> list[dict]:
+def predict_rows(ws: Workspace, name: str, system, examples: Sequence[Example], stage: str = "predict",
+                 timings: list[tuple[int, float]] | None = None) -> list[dict]:
+    """Answer `examples` in batches of PREDICT_BATCH; `timings` (when given) gets each batch's (size, seconds)."""
+    import time
+
     rows: list[dict] = []
     for start in range(0, len(examples), PREDICT_BATCH):
         batch = examples[start:start + PREDICT_BATCH]
+        started = time.monotonic()
         predictions = system.predict(batch)
         logprobs = system.reference_logprobs(batch) or [None] * len(batch)
+        if timings is not None:
+            timings.append((len(batch), time.monotonic() - started))
         rows.extend(_row(e, p, lp) for e, p, lp in zip(batch, predictions, logprobs))
         ws.progress(f"{name}: {stage}", len(rows), len(examples))
     return rows

@@ -63,3 +63,17 @@ def test_the_untrained_anchor_joins_a_tuned_lms_points_on_the_same_prefix_of_the
     # an anchor measured on fewer examples than the runs is no anchor for them
     measured.rows["zero-shot"] = [rows(10, "z")]
     assert points_with_anchor(measured, "lora")[0] == [40, 160]
+
+
+def test_seconds_per_answer_come_from_full_batches_after_the_first():
+    from tunewise.eval.pilot_sample import Measured
+
+    measured = Measured()
+    measured.time_answers("zero-shot", [(8, 5.0)])               # the first batch carries one-time work
+    assert measured.answer_s["zero-shot"] == pytest.approx(5.0 / 8)
+    measured.time_answers("zero-shot", [(8, 2.0), (8, 2.2), (3, 1.5)])   # a partial batch costs near a full one
+    assert measured.answer_s["zero-shot"] == pytest.approx(4.2 / 16)
+    measured.time_answers("lora", [(8, 4.0), (5, 2.0)])          # no full batch after the first: per answer
+    assert measured.answer_s["lora"] == pytest.approx(0.4)
+    measured.time_answers("lora", [(8, 3.0), (8, 1.6)], fresh=True)   # a later short run's model replaces it
+    assert measured.batches["lora"] == [(8, 3.0), (8, 1.6)] and measured.answer_s["lora"] == pytest.approx(0.2)
