@@ -43,7 +43,9 @@ from tunewise.core.reading import ReadPolicy
 from tunewise.core.schema import Plan
 from tunewise.eval import pilot_plan, pilot_predict, pilot_sample, pilot_train
 from tunewise.eval.checks import check_answers
-from tunewise.eval.pilot_records import PilotPoint, PilotPrediction, PilotResult, rank_predictions, separation_statements
+from tunewise.eval.pilot_records import (
+    PilotPoint, PilotPrediction, PilotResult, floor_lead_statements, rank_predictions, separation_statements,
+)
 from tunewise.eval.pilot_plan import EXAMPLE_SECONDS, LOAD_SECONDS
 from tunewise.eval.pilot_sample import Measured
 from tunewise.eval.pilot_train import Training, is_tuned, tuning_block
@@ -391,7 +393,7 @@ class Pilot:
         self.result.predictions = ranked
         self.result.recommendation = ranked[0].approach
         self.result.crossings = pilot_predict.crossings(self.result.curves, self.trainings, ranked, len(self.train))
-        self.result.statements += separation_statements(ranked, len(self.sample))
+        self.result.statements += floor_lead_statements(ranked) + separation_statements(ranked, len(self.sample))
         self.result.statements += pilot_predict.floor_statements(ranked, self.trainings, self.ceiling,
                                                                  self.result.compare_estimate_seconds)
         self.result.statements += pilot_predict.sample_statements(ranked[0], len(self.sample), len(self.order),

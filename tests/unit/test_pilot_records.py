@@ -5,12 +5,12 @@ from tunewise.core.data import Example
 from tunewise.core.errors import ConfigError
 from tunewise.eval.pilot_sample import stratified
 from tunewise.eval.pilot_records import (
-    PilotPrediction, parse_budget, rank_predictions, round_labels, separation_statements,
+    PilotPrediction, floor_lead_statements, parse_budget, rank_predictions, round_labels, separation_statements,
 )
 
 
-def prediction(name, value, low, high, within=True):
-    return PilotPrediction(approach=name, metric="f1_macro", value=value, low=low, high=high, basis="curve",
+def prediction(name, value, low, high, within=True, basis="curve"):
+    return PilotPrediction(approach=name, metric="f1_macro", value=value, low=low, high=high, basis=basis,
                            at_labels=75, within_limits=within)
 
 
@@ -29,6 +29,21 @@ def test_ranking_puts_limits_first_then_quality_then_speed():
     ranked = rank_predictions([prediction("lora", 0.9, 0.8, 1.0, within=False), prediction("head", 0.851, 0.7, 0.95),
                                prediction("few-shot", 0.849, 0.7, 0.95)], {"head": 50.0, "few-shot": 1600.0})
     assert [p.approach for p in ranked] == ["head", "few-shot", "lora"]
+
+
+def test_a_floor_inside_the_leaders_interval_leads():
+    # the WordNet definitions pilot: LoRA's 3-step floor inside few-shot's interval; compare measured LoRA best
+    few_shot, zero_shot = prediction("few-shot", 0.186, 0.082, 0.367, basis="measured"), prediction("zero-shot", 0.13, 0.06, 0.32)
+    lora = prediction("lora", 0.167, 0.082, 1.0, basis="last-point")
+    ranked = rank_predictions([few_shot, lora, zero_shot], {})
+    assert [p.approach for p in ranked] == ["lora", "few-shot", "zero-shot"]
+    assert "lora leads although few-shot measured higher" in floor_lead_statements(ranked)[0]
+    # the ticket pilot: LoRA's floor far below few-shot's interval stays where its value puts it
+    far = rank_predictions([prediction("few-shot", 1.0, 0.78, 1.0), prediction("lora", 0.175, 0.1, 1.0, basis="last-point")], {})
+    assert [p.approach for p in far] == ["few-shot", "lora"] and floor_lead_statements(far) == []
+    # a floor outside the user's limits never overtakes one within them
+    out = rank_predictions([few_shot, prediction("lora", 0.18, 0.08, 1.0, within=False, basis="last-point")], {})
+    assert out[0].approach == "few-shot"
 
 
 def test_statements_say_when_the_sample_cannot_separate():
