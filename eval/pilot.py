@@ -14,6 +14,8 @@ will do at full scale.
   its own seconds a step, which size the later runs. The curve (eval/curves.py) is in examples seen
   (steps x batch), the axis that differs between the pilot and the full run, and starts at the zero-shot
   score for tuned LMs.
+- An in-context approach whose build is a search (few-shot-opt) is priced at all its trials in the estimate
+  of compare, and searches only its share of what the ceiling leaves, as a trainable's first run does.
 - Successive halving: after each rung, approaches whose interval lies clearly below the leader's stop.
 - Every prediction has a 95% interval: a bootstrap over the sample's examples (refitting the curve on
   each resample), widened by the fit's own delta-method error.
@@ -135,10 +137,10 @@ class Pilot:
 
         corpus = load_corpus(self.plan.corpus, self.reading) if self.plan.corpus else None
         ws = Workspace(self.plan, self.train, corpus, self.work, self.max_new_tokens, self.progress, _device())
-        in_context = [n for n in self.names if not is_tuned(n)]
+        searched = self._searched()
         systems = {}
-        for name in in_context:                              # the minimum sample; measures s per answer
-            if self._fits(self._answer_estimate(name, len(self.sample))):
+        for name in (n for n in self.names if not is_tuned(n) and n not in searched):   # the minimum sample;
+            if self._fits(self._answer_estimate(name, len(self.sample))):             # measures s per answer
                 systems[name] = self._answer(ws, name, self.sample)
             else:
                 self.result.skipped.append(f"{name}: not measured, the budget was spent")
@@ -146,6 +148,10 @@ class Pilot:
         for name in self._trainable():                       # the plan's step time: probe steps or the ledger
             self._time_steps(ws, name)
         self._set_ceiling()
+        for name in searched:                                # a search is its approach's training: capped
+            system = self._search(ws, name, len(self.trainings) + len(searched))
+            if system is not None:
+                systems[name] = system
         for t in list(self.trainings.values()):              # the first short runs, sized to the ceiling
             self._first_run(ws, t)
         self._plan_rest()
@@ -208,6 +214,53 @@ class Pilot:
                 return
             peak = pilot_train.probe_steps(ws, t, self.progress)
             self.result.peak_memory_mb = max(self.result.peak_memory_mb, peak)
+
+    def _searched(self) -> list[str]:
+        """In-context approaches whose build is a search (few-shot-opt): the pilot prices and caps it."""
+        return [n for n in self.names if not is_tuned(n) and registry.spec(n).search_queries]
+
+    def _search_seconds(self, name: str) -> float:
+        """What `name`'s search costs compare (the plan's trials, within its `max_seconds`): per trial as
+        measured here once it searched, before that its spec's queries per trial at the slowest measured
+        in-context answer. Unpriced, a few-shot-opt search of 8 trials took a WordNet pilot 17% past its
+        2-minute budget and left no time to train LoRA (bench/RESULTS.md)."""
+        spec, base = registry.spec(name), registry.split_api(name)[0]
+        cfg = self.plan.tuning.block(base)
+        done = self.measured.searches.get(name)
+        if done and done["trials"]:
+            per_trial = done["search_seconds"] / len(done["trials"])
+        else:
+            rate = max(self.measured.answer_s.values(), default=pilot_plan.EXAMPLE_SECONDS)
+            per_trial = spec.search_queries / spec.config().trials * rate
+        total = per_trial * cfg.trials
+        return min(total, cfg.max_seconds) if cfg.max_seconds else total
+
+    def _search(self, ws, name: str, sharing: int):
+        """Build `name` with its search capped to its share of what the ceiling leaves (as a trainable's
+        first short run is), answer the sample with the configuration it kept; None when not even one
+        trial fits."""
+        base = registry.split_api(name)[0]
+        cfg = self.plan.tuning.block(base)
+        share = max(self.ceiling - self.elapsed, 0.0) * pilot_plan.TRAIN_SHARE / max(sharing, 1)
+        one_trial = self._search_seconds(name) / cfg.trials
+        if share < one_trial or not self._fits(one_trial + self._answer_estimate(name, len(self.sample))):
+            self.result.skipped.append(f"{name}: not measured, its search did not fit the budget")
+            return None
+        cap = min(cfg.max_seconds or share, share)
+        blocks = self.plan.tuning.__pydantic_extra__ or {}
+        tuning = self.plan.tuning.model_copy(update={base: {**(blocks.get(base) or {}), "max_seconds": cap}})
+        ws.plan = self.plan.model_copy(update={"tuning": tuning})
+        try:
+            system = self._answer(ws, name, self.sample)
+        finally:
+            ws.plan = self.plan
+        trials = len(self.measured.searches.get(name, {}).get("trials", []))
+        if trials < cfg.trials:
+            self.result.statements.append(
+                f"{name} made {trials} of its {cfg.trials} search trials inside the pilot's share ({cap:.0f}s); "
+                f"compare makes them all (about {self._search_seconds(name):.0f}s here), so it may score higher "
+                "than predicted.")
+        return system
 
     def _first_run(self, ws, t: Training) -> None:
         """The first complete short run, sized to its share of what the ceiling leaves. A head makes its whole
@@ -293,7 +346,8 @@ class Pilot:
         load = max([t.overhead_s for t in trainings] or [LOAD_SECONDS])
         runs = [(t.full, t.step_s or 0.0, (t.overhead_s + t.load_s) / 2) for t in trainings]
         answer = self._answer_seconds()
-        estimate = pilot_plan.compare_seconds(len(self.order), answer.values(), runs, load) + self._checks_seconds(answer)
+        estimate = (pilot_plan.compare_seconds(len(self.order), answer.values(), runs, load)
+                    + self._checks_seconds(answer) + sum(self._search_seconds(n) for n in self._searched()))
         self.ceiling = min(self.budget_s, pilot_plan.PLAN_SHARE * estimate)
         self.result.compare_estimate_seconds = round(estimate, 1)
         self.result.planned_seconds = round(self.ceiling, 1)

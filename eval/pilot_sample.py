@@ -26,6 +26,7 @@ class Measured:
     x: dict[str, list[int]] = field(default_factory=dict)             # approach -> examples seen per rung
     answer_s: dict[str, float] = field(default_factory=dict)          # approach -> seconds per answer
     batches: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # approach -> (size, seconds)
+    searches: dict[str, dict] = field(default_factory=dict)            # approach -> its build's `search` record
 
     def time_answers(self, name: str, timings: list[tuple[int, float]], fresh: bool = False) -> None:
         """Add `name`'s batch timings (a trained model's `fresh` ones replace its earlier run's) and set its
@@ -121,7 +122,10 @@ def answer(ws, measured: Measured, name: str, examples: list[Example], system=No
 
     with PeakMemory() as memory:
         if system is None:
-            system = build_approach(ws, name).system
+            built = build_approach(ws, name)
+            system = built.system
+            if "search" in built.extra:
+                measured.searches[name] = built.extra["search"]
         timings: list[tuple[int, float]] = []
         rows = predict_rows(ws, f"pilot {name}", system, examples, timings=timings)
     measured.time_answers(name, timings)

@@ -222,3 +222,28 @@ def test_an_unmeasured_tuned_lm_is_priced_at_its_anchors_answers_and_compares_ch
     # drift: 3 questions x (0.25 + 1.5 + 1.5) + one re-index; injection: 12 x (1.5 + 1.5) + one planted
     # index; probes: the base and rag+lora, 48 each at zero-shot's 0.25 s
     assert pilot._checks_seconds(answer) == pytest.approx(3 * 3.25 + 2.0 + 12 * 3.0 + 2.0 + 2 * 48 * 0.25)
+
+
+def test_a_search_is_priced_capped_and_leaves_training_its_share(tiny_model, tmp_path, _isolated):
+    """few-shot-opt's build is a search: compare pays all its trials, the pilot makes what its share buys
+    (the first trial, plain few-shot, always) and still trains LoRA after it."""
+    from tunewise.eval.pilot import Pilot
+    from tunewise.eval.runner import load_plan
+
+    plan = load_plan(write_plan(tmp_path, tiny_model, task="classification",
+                                approaches=["zero-shot", "few-shot-opt", "lora"],
+                                tuning={"max_steps": 4, "batch_size": 2, "few-shot-opt": {"trials": 100_000}}))
+    priced = Pilot(plan, BUDGET_S, sample_size=5)
+    priced.measured.answer_s["zero-shot"] = 0.5
+    # before it searched: its spec's 16 queries a trial (8 trials of 16 by default) at the slowest answer
+    assert priced._search_seconds("few-shot-opt") == pytest.approx(100_000 * 16 * 0.5)
+    priced.measured.searches["few-shot-opt"] = {"trials": [{}, {}, {}, {}], "search_seconds": 2.0}
+    assert priced._search_seconds("few-shot-opt") == pytest.approx(100_000 * 0.5)   # measured: 0.5 s a trial
+
+    result = Pilot(plan, 40, sample_size=5).run()
+    assert result.seconds <= 40
+    assert any(p.approach == "few-shot-opt" for p in result.points)
+    assert any(p.approach == "lora" and p.rung >= 1 for p in result.points)     # training was not starved
+    # 100,000 trials outlast any share: the search stops at its cap, and says so
+    made = next(s for s in result.statements if s.startswith("few-shot-opt made "))
+    assert "of its 100000 search trials" in made and "compare makes them all" in made
