@@ -92,12 +92,18 @@ def progress(transient: bool = False) -> Progress:
 
 
 def stage_reporter(bar: Progress):
-    """A `progress(stage, done, total)` callback that gives each stage its own bar on `bar`."""
+    """A `progress(stage, done, total)` callback that gives each stage its own bar on `bar`. Stages report
+    after their first batch, so a stage began when the previous report came (a one-batch stage had read
+    "done in 0.0 ms" in `advise --pilot`)."""
+    import time
+
     tasks: dict[str, int] = {}
+    last = [time.monotonic()]
 
     def report(stage: str, done: int, total: int) -> None:
         if stage not in tasks:
-            tasks[stage] = bar.add_task(stage, total=total, info="")
+            tasks[stage] = bar.add_task(stage, total=total, info="", started_at=last[0])
         bar.update(tasks[stage], completed=done, total=total)
+        last[0] = time.monotonic()
 
     return report

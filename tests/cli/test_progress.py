@@ -38,6 +38,21 @@ def test_a_phase_done_at_its_first_report_is_one_line():
     assert len(out.getvalue().splitlines()) == 1 and "zero-shot: predict: done in" in out.getvalue()
 
 
+def test_a_pilot_stage_done_at_its_first_report_is_timed_from_the_report_before():
+    import time
+
+    from tunewise.cli.render import stage_reporter
+
+    bar, out = plain()
+    with bar:
+        report = stage_reporter(bar)
+        report("pilot budget (s)", 0, 60)
+        time.sleep(1.2)                                  # the one batch of zero-shot's answers
+        report("pilot zero-shot: predict", 8, 8)
+    done = re.search(r"pilot zero-shot: predict: done in ([\d.]+) (ms|s)$", out.getvalue(), re.MULTILINE)
+    assert done.group(2) == "s" and 1.2 <= float(done.group(1)) < 10      # not "done in 0.0 ms"
+
+
 def test_compare_progress_weighs_phases_by_estimates_and_leaves_reused_work_out():
     weights = {"zero-shot": {"predict": 10.0}, "lora": {"train": 60.0, "predict": 10.0}, "head": {"train": 20.0}}
     bar, out = plain()
