@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, Iterable, Sequence
 
 from rich import box
@@ -95,8 +96,6 @@ def stage_reporter(bar: Progress):
     """A `progress(stage, done, total)` callback that gives each stage its own bar on `bar`. Stages report
     after their first batch, so a stage began when the previous report came (a one-batch stage had read
     "done in 0.0 ms" in `advise --pilot`)."""
-    import time
-
     tasks: dict[str, int] = {}
     last = [time.monotonic()]
 

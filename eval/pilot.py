@@ -219,13 +219,16 @@ class Pilot:
         """In-context approaches whose build is a search (few-shot-opt): the pilot prices and caps it."""
         return [n for n in self.names if not is_tuned(n) and registry.spec(n).search_queries]
 
+    def _search_config(self, name: str):
+        """The plan's settings of `name`'s search (an API variant searches with its base approach's)."""
+        return self.plan.tuning.block(registry.split_api(name)[0])
+
     def _search_seconds(self, name: str) -> float:
         """What `name`'s search costs compare (the plan's trials, within its `max_seconds`): per trial as
         measured here once it searched, before that its spec's queries per trial at the slowest measured
         in-context answer. Unpriced, a few-shot-opt search of 8 trials took a WordNet pilot 17% past its
         2-minute budget and left no time to train LoRA (bench/RESULTS.md)."""
-        spec, base = registry.spec(name), registry.split_api(name)[0]
-        cfg = self.plan.tuning.block(base)
+        spec, cfg = registry.spec(name), self._search_config(name)
         done = self.measured.searches.get(name)
         if done and done["trials"]:
             per_trial = done["search_seconds"] / len(done["trials"])
@@ -239,8 +242,7 @@ class Pilot:
         """Build `name` with its search capped to its share of what the ceiling leaves (as a trainable's
         first short run is), answer the sample with the configuration it kept; None when not even one
         trial fits."""
-        base = registry.split_api(name)[0]
-        cfg = self.plan.tuning.block(base)
+        base, cfg = registry.split_api(name)[0], self._search_config(name)
         share = max(self.ceiling - self.elapsed, 0.0) * pilot_plan.TRAIN_SHARE / max(sharing, 1)
         one_trial = self._search_seconds(name) / cfg.trials
         if share < one_trial or not self._fits(one_trial + self._answer_estimate(name, len(self.sample))):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -216,8 +217,6 @@ def run_approach(ws: Workspace, name: str, inputs: Inputs) -> ApproachResult:
 def predict_rows(ws: Workspace, name: str, system, examples: Sequence[Example], stage: str = "predict",
                  timings: list[tuple[int, float]] | None = None) -> list[dict]:
     """Answer `examples` in batches of PREDICT_BATCH; `timings` (when given) gets each batch's (size, seconds)."""
-    import time
-
     rows: list[dict] = []
     for start in range(0, len(examples), PREDICT_BATCH):
         batch = examples[start:start + PREDICT_BATCH]
