@@ -9,7 +9,7 @@ reports each half's CPU seconds: on a machine shared with other jobs whose load 
 the CPU ratio is close to what the wall ratio would be on a quiet one.
 Run: `flock /tmp/heavy.lock .venv/bin/python -m bench.pilot [--plan qa] [--only A,B] [--steps N]` (several
 minutes on 2 CPU cores); `--plan-file PATH` runs another plan (its answers.yaml beside it), such as the
-real data bench/_wordnet_data.py builds; `--keep DIR` keeps the compare's results and predictions (not its
+real data bench/_wordnet_data.py and bench/_debian_data.py build; `--keep DIR` keeps the compare's results and predictions (not its
 models or indexes); `--plan qa` takes the document questions (examples/plan-qa.yaml, answers of 16 new
 tokens as in `make demo`) instead of the tickets; `--only` keeps those approaches in both halves (`make demo`
 compares zero-shot,few-shot,rag,rag+lora on the questions); `--steps N` overrides the plan's
@@ -117,7 +117,8 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plan", choices=sorted(PLANS), default="tickets", help="the built-in example")
-    parser.add_argument("--plan-file", type=Path, help="another plan instead (bench/_wordnet_data.py writes two), "
+    parser.add_argument("--plan-file", type=Path, help="another plan instead (bench/_wordnet_data.py writes two, "
+                                                       "bench/_debian_data.py a third), "
                                                        "with the advisor's answers beside it in answers.yaml")
     parser.add_argument("--only", help="comma-separated approaches to keep, in both halves")
     parser.add_argument("--steps", type=int, help="the plan's tuning.max_steps (default: the plan's own, 40)")
