@@ -182,7 +182,7 @@ class PredictedScore(Record):
     value: float
     low: float
     high: float
-    basis: Literal["measured", "curve", "last-point"]
+    basis: Literal["measured", "curve", "last-point", "flat"]
 
 
 class Plan(Record):

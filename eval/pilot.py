@@ -12,8 +12,9 @@ will do at full scale.
   the plan's whole schedule on fewer examples per step (shortened only below one example per step; a
   paused long run is still mid-schedule and predicts poorly), scored on the same sample; each measures
   its own seconds a step, which size the later runs. The curve (eval/curves.py) is in examples seen
-  (steps x batch), the axis that differs between the pilot and the full run, and starts at the zero-shot
-  score for tuned LMs.
+  (steps x batch), the axis that differs between the pilot and the full run, and starts at the untrained
+  anchor's score for tuned LMs (zero-shot, or RAG for RAG + LoRA). Without a stable fit the last run is a
+  floor, which may lead, only if it rose above that start (eval/pilot_predict.py `rises`).
 - An in-context approach whose build is a search (few-shot-opt) is priced at all its trials in the estimate
   of compare, and searches only its share of what the ceiling leaves, as a trainable's first run does.
 - Successive halving: after each rung, approaches whose interval lies clearly below the leader's stop.
@@ -452,6 +453,7 @@ class Pilot:
         self.result.statements += floor_lead_statements(ranked) + separation_statements(ranked, len(self.sample))
         self.result.statements += pilot_predict.floor_statements(ranked, self.trainings, self.ceiling,
                                                                  self.result.compare_estimate_seconds)
+        self.result.statements += pilot_predict.flat_statements(self.plan, ranked, self.measured, self.trainings)
         self.result.statements += pilot_predict.sample_statements(ranked[0], len(self.sample), len(self.order),
                                                                   self.result, self.budget_s)
 

@@ -55,13 +55,29 @@ def predict(plan: Plan, result: PilotResult, measured: Measured, name: str, t: T
         stable=stable, holdout_error=None if fit.holdout_error is None else round(fit.holdout_error, 4))
     if not stable:
         # The short runs stopped short of the plan's steps and no curve says where they go: the longest
-        # one's score stands, but more steps mostly help, so it is a floor rather than a forecast and the
-        # interval reaches the metric's ceiling (it cannot rank the approach out).
-        return measured_prediction.model_copy(update={"basis": "last-point", "high": 1.0}), curve
+        # one's score stands and the interval reaches the metric's ceiling (more steps may still raise it a
+        # lot). It is a floor, which may lead on the promise of more training, only where training has
+        # already lifted the score above the untrained start ("flat" where it has not).
+        basis = "last-point" if rises(xs, ys) else "flat"
+        return measured_prediction.model_copy(update={"basis": basis, "high": 1.0}), curve
     value = min(1.0, max(0.0, fit.predict(target)))
     low, high = curve_interval(plan, fit, xs, rows, target, value)
     return measured_prediction.model_copy(update={"value": round(value, 4), "low": round(low, 4),
                                                   "high": round(high, 4), "basis": "curve"}), curve
+
+
+def rises(xs: list[int], ys: list[float]) -> bool:
+    """Whether the short runs scored above the untrained anchor (x = 0) on the same sample; True without
+    an anchor, when there is nothing to rise from.
+
+    A short run's score leads as a floor on the premise that more training raises it. On the Debian
+    package questions (bench/RESULTS.md) RAG + LoRA's short runs scored at or below RAG's (0.256 against
+    0.260, 0.248 against 0.250), and the plan's full runs scored lower still (0.218, 0.186): the adapter,
+    trained on bare questions, learns to answer from memory. Read as floors they ranked RAG + LoRA first,
+    where compare measured RAG best. Not rising early is no proof either way: on the tickets LoRA's
+    3-step run scored 0.18 against zero-shot's 0.23 and the plan's run 0.93, so the interval of a run that
+    did not rise still reaches the ceiling; it only does not lead."""
+    return not xs or xs[0] != 0 or ys[-1] > ys[0]
 
 
 def at_least_wilson(value: float, low: float, high: float, n: int) -> tuple[float, float]:
@@ -167,6 +183,26 @@ def floor_statements(ranked: list[PilotPrediction], trainings: dict[str, Trainin
             if cost > pilot_plan.PILOT_SHARE * compare_s:
                 line += f": more than a quarter of it, so `tunewise compare` is the better measurement of {p.approach}"
         out.append(line + ".")
+    return out
+
+
+def flat_statements(plan: Plan, ranked: list[PilotPrediction], measured: Measured,
+                    trainings: dict[str, Training]) -> list[str]:
+    """For each trainable whose short runs did not rise above its untrained start (basis "flat"): the two
+    scores on the same examples, and why it does not lead as a floor would."""
+    from tunewise.eval.stats import metric_value
+
+    out = []
+    for p in (p for p in ranked if p.basis == "flat"):
+        xs, rows = points_with_anchor(measured, p.approach)
+        start, last = metric_value(plan.task, rows[0]), metric_value(plan.task, rows[-1])
+        t = trainings.get(p.approach)
+        run = f" ({t.shape[0]} steps of {t.shape[1]})" if t is not None and t.shape[0] else ""
+        steps = f"the plan's {t.full} steps" if t is not None else "more steps"
+        out.append(f"{p.approach}'s short run{run} scored {last:.3f}, no higher than {anchor_of(p.approach)}'s "
+                   f"{start:.3f} on the same {len(rows[-1])} examples (the same prompts, untrained): training has "
+                   f"not raised it so far, so it is ranked by that score, not led as a floor {steps} would "
+                   "raise; `compare` measures where they take it.")
     return out
 
 

@@ -92,3 +92,10 @@ def test_seconds_per_answer_come_from_full_batches_after_the_first():
     assert measured.answer_s["lora"] == pytest.approx(0.4)
     measured.time_answers("lora", [(8, 3.0), (8, 1.6)], fresh=True)   # a later short run's model replaces it
     assert measured.batches["lora"] == [(8, 3.0), (8, 1.6)] and measured.answer_s["lora"] == pytest.approx(0.2)
+
+
+def test_a_short_run_that_did_not_rise_ranks_by_its_value():
+    # the Debian package questions: RAG + LoRA's short run level with RAG's score does not lead it
+    rag = prediction("rag", 0.26, 0.12, 0.55, basis="measured")
+    ranked = rank_predictions([rag, prediction("rag+lora", 0.256, 0.12, 1.0, basis="flat")], {})
+    assert [p.approach for p in ranked] == ["rag", "rag+lora"] and floor_lead_statements(ranked) == []
