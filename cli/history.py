@@ -4,11 +4,25 @@ from __future__ import annotations
 import click
 
 from tunewise.cli.options import json_option
-from tunewise.cli.render import console, print_json, table
+from tunewise.cli.render import console, print_json
 
 COLUMNS = ("recorded_at", "kind", "task", "approach", "examples", "metric", "metric_value", "train_seconds",
            "peak_memory_mb", "latency_ms_p50")
-LABELS = ("recorded", "kind", "task", "approach", "examples", "metric", "value", "train s", "peak MB", "p50 ms")
+LABELS = ("#", "recorded (UTC)", "kind", "task", "approach", "examples", "metric", "value", "train s", "peak MB",
+          "p50 ms")
+
+
+def history_tables(title: str, runs, width: int) -> list:
+    """The runs as tables that fit `width`: split by columns where they must, each part led by the row's
+    number so its rows still match (rich would otherwise squeeze every cell to an ellipsis at 80 columns)."""
+    from tunewise.cli.render import fitting_tables
+
+    def cell(run, column):
+        value = getattr(run, column)
+        return value.replace("T", " ")[:16] if column == "recorded_at" and value else value
+
+    rows = [[n, *(cell(r, c) for c in COLUMNS)] for n, r in enumerate(runs, 1)]
+    return fitting_tables(title, list(LABELS), rows, width=width)
 
 
 @click.command()
@@ -30,8 +44,8 @@ def history(kind, approach, task, model, limit, as_json) -> None:
         print_json({"ledger": str(ledger.path), "runs": [r.model_dump(mode="json") for r in runs],
                     "advisor": agreement(picks), "picks": [p.model_dump(mode="json") for p in picks]})
         return
-    console.print(table(f"Measured runs in {ledger.path}", list(LABELS),
-                        [[getattr(r, c) for c in COLUMNS] for r in runs]))
+    for part in history_tables(f"Measured runs in {ledger.path}", runs, console.width):
+        console.print(part)
     for label, counts in agreement(picks).items():
         if counts["comparisons"]:
             console.print(f"Advisor's pick {label.replace('_', ' ')}: the measured winner (or tied with it) in "

@@ -87,6 +87,7 @@ class Pilot:
         self.trainings: dict[str, Training] = {}
         self.checks = check_answers(plan)    # compare's answers beyond the eval set, for its estimate
         self.index_s = 0.0
+        self.peaks: dict[str, float] = {}    # approach -> peak memory (MB) while it answered
         self.ceiling = budget_s
         self.result = PilotResult(metric=self._metric(), sample_size=len(self.sample), train_examples=len(self.train),
                                   budget_seconds=budget_s, seconds=0.0, peak_memory_mb=0.0, eval_source=eval_source)
@@ -160,7 +161,8 @@ class Pilot:
             extra = self.sample[len(self.measured.rows[name][0]):]
             if extra and self._fits(self._answer_estimate(name, len(extra))):
                 self._answer(ws, name, extra, system)
-            self._record_point(name, rung=0, labels=len(self.train), steps=None, seconds=0.0, peak=0.0)
+            self._record_point(name, rung=0, labels=len(self.train), steps=None, seconds=0.0,
+                               peak=self.peaks.get(name, 0.0))
         self.result.sample_size = len(self.sample)
         self._rungs(ws)
 
@@ -190,6 +192,7 @@ class Pilot:
     def _answer(self, ws, name: str, examples: list[Example], system=None):
         """Answer `examples` with `name` (built once), adding to its rows; returns the system."""
         system, peak = pilot_sample.answer(ws, self.measured, name, examples, system)
+        self.peaks[name] = max(self.peaks.get(name, 0.0), peak)
         self.result.peak_memory_mb = max(self.result.peak_memory_mb, round(peak, 1))
         return system
 

@@ -148,3 +148,21 @@ def test_route_frontier_tables_show_whole_headers_at_80_columns():
     # the point's name starts every part, so each row of every part says which point it is
     assert all(t.columns[0].header == "point" for t in tables)
     assert "router 1 *" in text and "router 2" in text and "oracle" in text
+
+
+def test_the_ledger_fits_80_columns_with_every_cell_whole():
+    from tunewise.cli.history import history_tables
+    from tunewise.core.ledger import MeasuredRun
+
+    runs = [MeasuredRun(kind=kind, approach=approach, task="qa", examples=120, model="smollm2-135m-instruct",
+                        metric="token_f1", metric_value=0.1485, train_seconds=37.21, peak_memory_mb=2819.0,
+                        latency_ms_p50=425.9, recorded_at="2026-12-03T15:27:54Z")
+            for kind, approach in (("compare", "few-shot-opt"), ("pilot", "rag+lora"), ("tune", "lora"))]
+    tables = history_tables("Measured runs in /home/someone/.cache/tunewise/ledger.sqlite", runs, 80)
+    lines = rendered(*tables)
+    assert max(len(line) for line in lines) <= 80 and not any("…" in line for line in lines)
+    assert_numbers_whole(lines, [c for t in tables for c in cell_texts(t)])
+    assert sum("2026-12-03 15:27" in line for line in lines) == 3          # minutes, UTC, once per run
+    # split by columns where it must, every part led by the row numbers that match its rows
+    assert len(tables) > 1 and all(t.columns[0].header == "#" for t in tables)
+    assert [str(c) for c in tables[-1].columns[0].cells] == ["1", "2", "3"]

@@ -61,6 +61,7 @@ def test_every_pilot_point_is_in_the_ledger(pilot_run):
     result, _, _, rows = pilot_run
     assert len(rows) == len(result.points)
     assert {(r.approach, r.settings["rung"]) for r in rows} == {(p.approach, p.rung) for p in result.points}
+    assert all(r.peak_memory_mb > 0 for r in rows)      # in-context points too: measured while they answered
     for r in (r for r in rows if r.approach == "lora"):   # a short run's own step only where its batch is not
         assert ("run_step_seconds" in r.settings) == (r.settings["run_batch"] != 2)        # the plan's 2
         assert r.settings.get("run_step_seconds", 1.0) > 0
