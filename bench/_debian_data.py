@@ -112,8 +112,8 @@ def packages(index: str, translation: str) -> dict[str, dict]:
         if "Package" not in s or text is None:
             continue
         synopsis, _, body = text.partition("\n")
-        found[s["Package"]] = {"package": s["Package"], "version": s.get("Version", ""), "section": s.get("Section", ""),
-                               "maintainer": maintainer_name(s.get("Maintainer", "")),
+        found[s["Package"]] = {"package": s["Package"], "version": s.get("Version", ""),
+                               "section": s.get("Section", ""), "maintainer": maintainer_name(s.get("Maintainer", "")),
                                "homepage": s.get("Homepage", ""), "summary": synopsis.strip(),
                                "description": paragraphs(body)}
     return found

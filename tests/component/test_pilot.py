@@ -248,3 +248,27 @@ def test_a_search_is_priced_capped_and_leaves_training_its_share(tiny_model, tmp
     # 100,000 trials outlast any share: the search stops at its cap, and says so
     made = next(s for s in result.statements if s.startswith("few-shot-opt made "))
     assert "of its 100000 search trials" in made and "compare makes them all" in made
+
+
+def test_a_run_is_admitted_only_with_room_to_score_it_and_the_runs_before_it(tiny_model, tmp_path):
+    """Admitting a short run by its training alone let two first runs in whose scoring then took a 2-minute
+    pilot 24% past its budget on a shared CPU: the scoring owed counts too."""
+    from tunewise.eval.pilot import Pilot
+    from tunewise.eval.pilot_train import Training
+    from tunewise.eval.runner import load_plan
+
+    plan = load_plan(write_plan(tmp_path, tiny_model, task="classification",
+                                approaches=["zero-shot", "lora", "prompt-tuning"],
+                                tuning={"max_steps": 8, "batch_size": 2}))
+    pilot = Pilot(plan, 100, sample_size=5)
+    pilot.measured.answer_s["zero-shot"] = 2.0               # both tuned LMs answer at their anchor's rate
+    for name in ("lora", "prompt-tuning"):
+        pilot.trainings[name] = Training(name, tmp_path / name, full=8, batch=2, step_s=1.0, overhead_s=5.0,
+                                         loaded_s=5.0)
+    lora, tuning = pilot.trainings["lora"], pilot.trainings["prompt-tuning"]
+    pilot.started = time.monotonic() - 50                   # 50 of the 100 s spent
+    assert pilot._scoring_seconds(tuning) == pytest.approx(5.0 + 2.0 * 5)      # load + 5 answers
+    assert pilot._admits(tuning, 30.0)                       # 30 + 15 of the 50 left
+    pilot.unscored.add("lora")                               # LoRA's run is trained and owes its 15 s
+    assert not pilot._admits(tuning, 30.0) and pilot._admits(tuning, 15.0)
+    assert pilot._admits(lora, 30.0)                         # a run's own scoring is not counted twice
