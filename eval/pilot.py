@@ -212,7 +212,7 @@ class Pilot:
             t.measured = (1, one)
         self.trainings[name] = t
         if t.step_s is None and registry.spec(name).trainer != "head":
-            if not self._fits(2 * LOAD_SECONDS):
+            if not self._admits(t, 2 * LOAD_SECONDS):     # the probe's run may be scored as the first
                 self.result.skipped.append(f"{name}: not trained, the budget was spent")
                 del self.trainings[name]
                 return

@@ -98,7 +98,7 @@ class LocalGenerator:
 
         tok = self.tokenizer
         tok.padding_side, tok.truncation_side = "left", "left"
-        limit = max(1, self.context_length - max_new_tokens)
+        limit = max(1, self.context_length - max_new_tokens - virtual_tokens(self.model))
         inputs = tok([self.render(c) for c in batch], return_tensors="pt", padding=True, truncation=True,
                      max_length=limit, add_special_tokens=False).to(self.model.device)
         shared = references is not None and self._scores_in_prefill(inputs, limit)
@@ -120,9 +120,7 @@ class LocalGenerator:
                 inputs = {"input_ids": torch.cat([inputs["input_ids"], first], dim=1),
                           "attention_mask": torch.cat([inputs["attention_mask"], torch.ones_like(first)], dim=1)}
                 kwargs, max_new_tokens = {"cache": cache}, max_new_tokens - 1
-            output = (self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, temperature=None,
-                                          top_p=None, top_k=None, pad_token_id=tok.pad_token_id, **kwargs)
-                      if max_new_tokens > 0 else inputs["input_ids"])
+            output = self._generate_ids(inputs, max_new_tokens, **kwargs) if max_new_tokens > 0 else inputs["input_ids"]
         per_item_ms = (time.perf_counter() - started - scoring_s) * 1000 / len(batch)
         if references is not None and not shared:   # a prompt that had to be cut, or a prompt-tuned model
             scores = [self.loglikelihood(c, [r])[0] for c, r in zip(batch, references)]
@@ -135,6 +133,28 @@ class LocalGenerator:
             text = tok.decode(ids, skip_special_tokens=True).strip()
             results.append(Generation(text, int(mask.sum()), len(ids), round(per_item_ms, 2), score))
         return results
+
+    def _generate_ids(self, inputs, max_new_tokens: int, **kwargs):
+        """Greedy generate(): the prompts' ids followed by the new ones.
+
+        A prompt-tuned model generates from its base model with the virtual tokens prepended once, as
+        embeddings (attention on, positions counted from the first real token on, as in training). peft's
+        own generate() for prompt tuning re-injects them at every step under transformers 5: the bundled
+        model answered "The answer the capitalThe answerAnswer the..." where this path answers "The capital
+        of France is Paris.", and took about 5x as long."""
+        import torch
+
+        settings = dict(max_new_tokens=max_new_tokens, do_sample=False, temperature=None, top_p=None, top_k=None,
+                        pad_token_id=self.tokenizer.pad_token_id, **kwargs)
+        if not is_prompt_tuned(self.model):
+            return self.model.generate(**inputs, **settings)
+        base, ids = self.model.get_base_model(), inputs["input_ids"]
+        embeds = base.get_input_embeddings()(ids)
+        virtual = self.model.get_prompt(batch_size=ids.shape[0]).to(embeds.dtype)
+        mask = torch.cat([inputs["attention_mask"].new_ones(ids.shape[0], virtual.shape[1]), inputs["attention_mask"]],
+                         dim=1)
+        new = base.generate(inputs_embeds=torch.cat([virtual, embeds], dim=1), attention_mask=mask, **settings)
+        return torch.cat([ids, new], dim=1)
 
     def _scores_in_prefill(self, inputs, limit: int) -> bool:
         """One prompt pass can serve answering and scoring: a plain (or merged) model with a dynamic cache,
@@ -191,6 +211,17 @@ class LocalGenerator:
 
     def _ids(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def is_prompt_tuned(model) -> bool:
+    """A peft model whose adapter is a soft prompt (prompt tuning, p-tuning), not weights."""
+    config = getattr(model, "active_peft_config", None)
+    return bool(config is not None and config.is_prompt_learning)
+
+
+def virtual_tokens(model) -> int:
+    """The positions a prompt-tuned model's soft prompt takes in front of every input (0 for others)."""
+    return model.active_peft_config.num_virtual_tokens if is_prompt_tuned(model) else 0
 
 
 def _with_adapter(model, adapter: Path):

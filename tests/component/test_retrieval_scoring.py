@@ -148,3 +148,34 @@ def test_short_prompts_share_bigger_batches_and_batch_size_one_stays_one(generat
         assert all(len(b) == 1 for b in generator._batches(order, lengths))
     finally:
         generator.batch_size = saved
+
+
+@pytest.mark.slow
+def test_a_prompt_tuned_model_generates_what_its_own_forward_pass_predicts(tmp_path):
+    """Greedy answers of a prompt-tuned model (the bundled one: the tiny model's answers do not depend on
+    what came before them), batched and left-padded, equal a token-at-a-time loop over peft's own
+    forward pass (the virtual tokens prepended once, as in training). peft's generate() does not: under
+    transformers 5 it re-injects the virtual tokens at every step."""
+    import torch
+    from peft import PromptTuningConfig, PromptTuningInit, get_peft_model
+
+    from tunewise.core.models import load_causal_lm
+    from tunewise.retrieval.generate import LocalGenerator
+
+    model, _ = load_causal_lm("smollm2-135m-instruct")
+    torch.manual_seed(3)
+    get_peft_model(model, PromptTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=5,
+                                             prompt_tuning_init=PromptTuningInit.RANDOM)).save_pretrained(tmp_path)
+    adapted = LocalGenerator.load("smollm2-135m-instruct", adapter=tmp_path)
+    convs = [[{"role": "user", "content": "What is the capital of France?"}],
+             [{"role": "user", "content": "Name a colour."}]]                # two lengths: left padding
+    tok = adapted.tokenizer
+    tok.padding_side = "left"
+    inputs = tok([adapted.render(c) for c in convs], return_tensors="pt", padding=True, add_special_tokens=False)
+    with torch.inference_mode():
+        output = adapted._generate_ids(dict(inputs), max_new_tokens=8)
+        for row, conv in zip(output[:, inputs["input_ids"].shape[1]:].tolist(), convs):
+            ids, new = adapted._ids(adapted.render(conv)), []
+            while len(new) < 8 and tok.eos_token_id not in new:
+                new.append(int(adapted.model(input_ids=torch.tensor([ids + new])).logits[0, -1].argmax()))
+            assert row[:len(new)] == new and len(new) > 2
