@@ -27,6 +27,8 @@ import re
 import urllib.request
 from pathlib import Path
 
+from bench._wordnet_data import SETTING
+
 RELEASES = (("bookworm", 12), ("trixie", 13))
 MIRROR = "http://deb.debian.org/debian/dists/{release}/main/{path}"
 FILES = {"Packages": "binary-amd64/Packages.xz", "Translation-en": "i18n/Translation-en.xz"}
@@ -72,13 +74,6 @@ labelled_examples: {n}
 corpus_documents: {docs}
 knowledge_changes: monthly    # point releases every two months, a new stable release every two years
 long_tail: true               # a hundred packages drawn from 60,000: few are famous
-model_access: open-weights
-model_params_b: 0.135
-gpu_memory_gb: 0
-ram_gb: 16
-latency_ms: none
-budget_usd: none
-data_may_leave: false
 """
 
 
@@ -198,7 +193,7 @@ def write(folder: Path, built: dict) -> None:
         (folder / f"{split}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in built[split]),
                                                encoding="utf-8")
     (folder / "plan.yaml").write_text(PLAN.format(source=LICENSE), encoding="utf-8")
-    (folder / "answers.yaml").write_text(ANSWERS.format(n=len(built["train"]), docs=len(built["docs"])),
+    (folder / "answers.yaml").write_text(ANSWERS.format(n=len(built["train"]), docs=len(built["docs"])) + SETTING,
                                          encoding="utf-8")
 
 

@@ -47,14 +47,15 @@ labelled_examples: {n}
 corpus_documents: 0
 knowledge_changes: never      # a dictionary's senses do not change
 long_tail: false
-model_access: open-weights
+"""
+SETTING = """model_access: open-weights
 model_params_b: 0.135
 gpu_memory_gb: 0
 ram_gb: 16
 latency_ms: none
 budget_usd: none
 data_may_leave: false
-"""
+"""   # the bundled model on a CPU, as every bench task answers the advisor
 
 
 def wordnet_dir(out: Path, deb: Path | None) -> Path:
@@ -119,7 +120,7 @@ def write_task(folder: Path, task: str, train: list[dict], evaluation: list[dict
         (folder / name).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     (folder / "plan.yaml").write_text(PLAN.format(source=LICENSE, task=task, approaches=approaches, extra=extra),
                                       encoding="utf-8")
-    (folder / "answers.yaml").write_text(ANSWERS.format(task=task, n=len(train)), encoding="utf-8")
+    (folder / "answers.yaml").write_text(ANSWERS.format(task=task, n=len(train)) + SETTING, encoding="utf-8")
 
 
 def main() -> None:
