@@ -138,10 +138,11 @@ class LocalGenerator:
         """Greedy generate(): the prompts' ids followed by the new ones.
 
         A prompt-tuned model generates from its base model with the virtual tokens prepended once, as
-        embeddings (attention on, positions counted from the first real token on, as in training). peft's
-        own generate() for prompt tuning re-injects them at every step under transformers 5: the bundled
-        model answered "The answer the capitalThe answerAnswer the..." where this path answers "The capital
-        of France is Paris.", and took about 5x as long."""
+        embeddings: they take the first positions and the prompt follows them, its left padding masked, as
+        in training. peft's own generate() for prompt tuning feeds them in again at every step under
+        transformers 5: a soft prompt on the bundled model answered "The answer the capitalThe
+        answerAnswer the..." where this path answers "The capital of France is Paris.", and a trained one
+        took 9x as long an answer (bench/RESULTS.md)."""
         import torch
 
         settings = dict(max_new_tokens=max_new_tokens, do_sample=False, temperature=None, top_p=None, top_k=None,
