@@ -11,9 +11,9 @@ Run: `flock /tmp/heavy.lock .venv/bin/python -m bench.pilot [--plan qa] [--only 
 minutes on 2 CPU cores); `--plan-file PATH` runs another plan (its answers.yaml beside it), such as the
 real data bench/_wordnet_data.py and bench/_debian_data.py build; `--keep DIR` keeps the compare's results
 and predictions (not its models or indexes); `--plan qa` takes the document questions (examples/plan-qa.yaml,
-answers of 16 new tokens as in `make demo`) instead of the tickets; `--only` keeps those approaches in both halves (`make demo`
-compares zero-shot,few-shot,rag,rag+lora on the questions); `--steps N` overrides the plan's
-`tuning.max_steps` in both halves: a longer plan, where training is most of what compare costs and the
+answers of 16 new tokens as in `make demo`) instead of the tickets; `--only` keeps those approaches in both
+halves (`make demo` compares zero-shot,few-shot,rag,rag+lora on the questions); `--steps N` overrides the
+plan's `tuning.max_steps` in both halves: a longer plan, where training is most of what compare costs and the
 pilot is meant to pay.
 Both runs use a temporary app home (their ledger rows are thrown away) and the shared model cache.
 """
