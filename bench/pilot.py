@@ -55,23 +55,27 @@ def run_both(root: Path, plan_path: Path, answers: Path, overrides: list[str], m
     return {"pilot": pilot, "pilot_s": pilot_s, "results": results, "compare_s": compare_s,
             "pilot_cpu": pilot_cpu, "compare_cpu": compare_cpu,
             "sample_ceiling": {name: sample_ceiling(root / "compare" / "predictions" / f"{name}.jsonl", plan.task,
-                                                    pilot.metric, pilot.sample_size, plan.task == "classification")
+                                                    pilot.sample_size, plan.task == "classification")
                                for name in results["approaches"]}}
 
 
-def sample_ceiling(predictions: Path, task: str, metric: str, size: int, by_label: bool, draws: int = 400) -> float:
-    """The share of stratified samples of `size` of compare's own answers whose `metric` lies within 0.05 of
-    the whole eval set's: how often a pilot that measured an approach exactly, but on a sample of this size,
-    would land within 0.05 (the sampling error alone, drawn as the pilot draws its sample)."""
+def sample_ceiling(predictions: Path, task: str, size: int, by_label: bool, draws: int = 400) -> float:
+    """The share of stratified samples of `size` of compare's own answers whose verdict metric lies within
+    0.05 of the whole eval set's: how often a pilot that measured an approach exactly, but on a sample of
+    this size, would land within 0.05 (the sampling error alone, drawn as the pilot draws its sample).
+    Each example is scored once (`metric_statistic`), each sample only indexes the scores."""
     from types import SimpleNamespace
 
-    from tunewise.eval.metrics import task_metrics
+    import numpy as np
+
     from tunewise.eval.pilot_sample import stratified_order
+    from tunewise.eval.stats import metric_statistic
 
     rows = [json.loads(line) for line in predictions.read_text(encoding="utf-8").splitlines() if line.strip()]
-    full = task_metrics(task, rows)[metric]
-    items = [SimpleNamespace(response=r["reference"], row=r) for r in rows]
-    hits = sum(abs(task_metrics(task, [i.row for i in stratified_order(items, seed, by_label)[:size]])[metric] - full)
+    statistic = metric_statistic(task, rows)
+    full = statistic(np.arange(len(rows)))
+    items = [SimpleNamespace(response=r["reference"], index=i) for i, r in enumerate(rows)]
+    hits = sum(abs(statistic(np.array([i.index for i in stratified_order(items, seed, by_label)[:size]])) - full)
                <= 0.05 for seed in range(draws))
     return round(hits / draws, 3)
 
