@@ -53,6 +53,8 @@ EMBED_CHUNKS_PER_S = {"cpu": 25.0, "gpu": 1000.0}   # MiniLM, measured on this C
 EMBED_DIM = 384
 OUTPUT_TOKENS = MAX_NEW_TOKENS
 QUERY_TOKENS = 100              # a prompt's length when no data says otherwise
+LABEL_TOKENS = 4                # a label's continuation as the label scorer reads it (a word or two and its end)
+DEFAULT_LABELS = 4              # a classification's labels when no data says how many
 SEARCH_MS = 1.0                 # Chroma k=5 query, measured
 
 
@@ -219,6 +221,17 @@ def query_latency_ms(shape: ModelShape, prompt_tokens: int, hw: Hardware) -> flo
     return (prefill + decode) * 1000
 
 
+def answer_ms(spec, shape: ModelShape, prompt_tokens: int, hw: Hardware, labels: int) -> float:
+    """One answer on local weights. Generated answers (`labels` 0): prefill plus decoding. A classification
+    decodes nothing: a classifier head reads one pass over the prompt, and a prompted or tuned language
+    model scores every label's tokens after one pass over the prompt, from its cache (retrieval/generate.py
+    `loglikelihoods`)."""
+    if not labels:
+        return query_latency_ms(shape, prompt_tokens, hw)
+    tokens = prompt_tokens + (0 if spec.has("classifier") else labels * LABEL_TOKENS)
+    return 2 * shape.params_b * 1e9 * tokens / hw.flops * 1000
+
+
 @dataclass(frozen=True)
 class Workload:
     """The sizes the estimates need, from the answers and (when given) the measured data."""
@@ -230,6 +243,7 @@ class Workload:
     corpus_documents: int = 0
     corpus_chunks: int | None = None
     prompt_tokens: int = QUERY_TOKENS
+    labels: int = 0               # the labels a classification chooses among; 0: answers are generated
 
     @property
     def chunks(self) -> int:
@@ -277,7 +291,7 @@ def estimate_in_context(spec, shape: ModelShape, work: Workload, hw: Hardware, a
         est.extra["local_retrieval_ms"] = _round(retrieval_ms)
     elif not api:
         est.memory_gb = inference_memory_gb(shape, prompt + OUTPUT_TOKENS, hw)
-        est.latency_ms_per_query = query_latency_ms(shape, prompt, hw) + retrieval_ms
+        est.latency_ms_per_query = answer_ms(spec, shape, prompt, hw, work.labels) + retrieval_ms
     if token_usd_per_1m is not None:
         est.cost_per_query_usd = (prompt + OUTPUT_TOKENS) * token_usd_per_1m / 1e6
     if spec.search_queries and est.latency_ms_per_query is not None:   # building it answers a search
@@ -293,10 +307,7 @@ def estimate_tuned(spec, shape: ModelShape, work: Workload, hw: Hardware, model:
     est = estimate_training(spec.trainer, shape.params_b, work.seq_len, work.batch, hw, model, tokens, gpu_hour_usd)
     prompt = work.prompt_tokens + prompt_added(spec, work)
     est.prompt_tokens_per_query = prompt
-    if spec.has("classifier"):    # one forward pass, nothing decoded
-        est.latency_ms_per_query = 2 * shape.params_b * 1e9 * prompt / hw.flops * 1000
-    else:
-        est.latency_ms_per_query = query_latency_ms(shape, prompt, hw)
+    est.latency_ms_per_query = answer_ms(spec, shape, prompt, hw, work.labels)
     if spec.retrieves:
         est.latency_ms_per_query += _index_costs(est, work, hw)
     return est

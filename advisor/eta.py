@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tunewise.advisor.estimate import (
-    EMBED_CHUNKS_PER_S, KNOWN_SHAPES, Hardware, Workload, base_passes, prompt_added, query_latency_ms, training_hours,
+    EMBED_CHUNKS_PER_S, KNOWN_SHAPES, Hardware, Workload, answer_ms, base_passes, prompt_added, training_hours,
 )
 from tunewise.core import registry
 from tunewise.core.reading import ReadPolicy
@@ -22,7 +22,6 @@ class CompareSizes:
     work: Workload
     eval_examples: int
     drift_examples: int = 0
-    labels: int = 1              # classification: each answer scores every label
 
 
 def phase_seconds(plan, names: list[str], sizes: CompareSizes, gpu_memory_gb: float = 0.0
@@ -38,8 +37,7 @@ def phase_seconds(plan, names: list[str], sizes: CompareSizes, gpu_memory_gb: fl
         if api:
             return None
         spec = registry.spec(base)
-        answer_s = answer_seconds(spec, plan.task, shape, work.prompt_tokens + prompt_added(spec, work), hw,
-                                  sizes.labels)
+        answer_s = answer_ms(spec, shape, work.prompt_tokens + prompt_added(spec, work), hw, work.labels) / 1000
         phases = {"predict": answer_s * sizes.eval_examples}
         if spec.retrieves:
             phases["embed"] = work.chunks / EMBED_CHUNKS_PER_S[hw.kind]
@@ -49,15 +47,6 @@ def phase_seconds(plan, names: list[str], sizes: CompareSizes, gpu_memory_gb: fl
             phases["drift"] = answer_s * sizes.drift_examples
         out[name] = phases
     return out
-
-
-def answer_seconds(spec, task: str, shape, prompt_tokens: int, hw: Hardware, labels: int) -> float:
-    """Generation decodes; classification scores each label's tokens (a forward pass per label), and a
-    classifier head needs one forward pass."""
-    if task != "classification":
-        return query_latency_ms(shape, prompt_tokens, hw) / 1000
-    forward = 2 * shape.params_b * 1e9 * prompt_tokens / hw.flops
-    return forward * (1 if spec.trainer == "head" else max(labels, 1))
 
 
 def training_tokens(plan, name: str, work: Workload) -> float:
@@ -82,6 +71,6 @@ def plan_sizes(plan, reading: ReadPolicy = ReadPolicy()) -> CompareSizes:
     drift = len(load_dataset(plan.eval_next).examples) if plan.eval_next and plan.corpus_next else 0
     mean = sum(len(e.prompt) + len(e.response) for e in train) / 4 / max(len(train), 1)
     work = Workload(examples=len(train), mean_tokens=mean, seq_len=plan.tuning.max_seq_len, prompt_tokens=round(mean),
-                    corpus_documents=len(load_corpus(plan.corpus, reading)) if plan.corpus else 0)
-    return CompareSizes(work, eval_examples=len(evaluation), drift_examples=drift,
-                        labels=len({e.response for e in train}) if plan.task == "classification" else 1)
+                    corpus_documents=len(load_corpus(plan.corpus, reading)) if plan.corpus else 0,
+                    labels=len({e.response for e in train}) if plan.task == "classification" else 0)
+    return CompareSizes(work, eval_examples=len(evaluation), drift_examples=drift)

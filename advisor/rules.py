@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from tunewise.advisor.estimate import (
-    QUERY_TOKENS, Calibration, Estimate, Hardware, Workload, estimate_in_context, estimate_provider_tuning,
-    estimate_tuned, shape_for,
+    DEFAULT_LABELS, QUERY_TOKENS, Calibration, Estimate, Hardware, Workload, estimate_in_context,
+    estimate_provider_tuning, estimate_tuned, shape_for,
 )
 from tunewise.advisor.records import BLOCKED, FAST_CHANGES, Answers, CorpusProfile, DataProfile, Profile, Ranked, Recommendation
 from tunewise.core import registry
@@ -321,7 +321,15 @@ def workload(answers: Answers, data: DataProfile | None, corpus: CorpusProfile |
     return Workload(examples=answers.labelled_examples, mean_tokens=mean, seq_len=seq,
                     corpus_documents=answers.corpus_documents,
                     corpus_chunks=corpus.chunks_estimate if corpus else None,
-                    prompt_tokens=round(mean) if data else QUERY_TOKENS)
+                    prompt_tokens=round(mean) if data else QUERY_TOKENS, labels=label_count(answers, data))
+
+
+def label_count(answers: Answers, data: DataProfile | None) -> int:
+    """The labels a classification chooses among (counted in the data, else DEFAULT_LABELS); 0 when the
+    answers are generated."""
+    if PLAN_TASK[answers.task] != "classification":
+        return 0
+    return len(data.label_counts) if data and data.label_counts else DEFAULT_LABELS
 
 
 def rank(situation: Situation) -> list[Ranked]:

@@ -97,3 +97,26 @@ def test_estimate_matches_peak_memory_measured_on_this_cpu(method):
     est = estimate_training(method, run["total_params"] / 1e9, SEQ, BATCH, CPU, model="smollm2-135m-instruct")
     ratio = est.memory_gb * 1024 / run["peak_memory_mb"]
     assert 1 / 1.5 < ratio < 1.5, (est.memory_gb, run)
+
+
+def test_a_classification_answer_decodes_nothing():
+    """A prompted or tuned model classifies by scoring each label after one pass over the prompt, a head
+    by one pass: neither decodes, so an answer costs a fraction of a generated one (the 1.8 s the ticket
+    example was once told, where compare measured 74 ms)."""
+    from tunewise.advisor.estimate import LABEL_TOKENS, OUTPUT_TOKENS, Workload, estimate_in_context, estimate_tuned
+    from tunewise.core import registry
+
+    shape = shape_for(0.135, "smollm2-135m-instruct")
+    classify = Workload(examples=75, mean_tokens=21.0, seq_len=64, prompt_tokens=21, labels=5)
+    generate = Workload(examples=75, mean_tokens=21.0, seq_len=64, prompt_tokens=21)
+    zero_shot = registry.spec("zero-shot")
+    scored = estimate_in_context(zero_shot, shape, classify, CPU, api=False).latency_ms_per_query
+    assert scored == pytest.approx(2 * 0.135e9 * (21 + 5 * LABEL_TOKENS) / CPU.flops * 1000)
+    written = estimate_in_context(zero_shot, shape, generate, CPU, api=False).latency_ms_per_query
+    assert written > OUTPUT_TOKENS * 0.135e9 * 4 / CPU.bandwidth * 1000 > 10 * scored
+    head = estimate_tuned(registry.spec("head"), shape, classify, CPU, None, None).latency_ms_per_query
+    lora = estimate_tuned(registry.spec("lora"), shape, classify, CPU, None, None).latency_ms_per_query
+    few_shot = estimate_in_context(registry.spec("few-shot"), shape, classify, CPU, api=False).latency_ms_per_query
+    assert head == pytest.approx(2 * 0.135e9 * 21 / CPU.flops * 1000)
+    assert lora == pytest.approx(scored)
+    assert head < lora < few_shot

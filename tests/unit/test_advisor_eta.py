@@ -9,7 +9,7 @@ from tunewise.advisor.estimate import Workload
 from tunewise.advisor.eta import CompareSizes, phase_seconds, plan_sizes
 from tunewise.core.schema import Plan
 
-SIZES = CompareSizes(Workload(examples=75, mean_tokens=20.0, seq_len=512, prompt_tokens=20), eval_examples=45, labels=5)
+SIZES = CompareSizes(Workload(examples=75, mean_tokens=20.0, seq_len=512, prompt_tokens=20, labels=5), eval_examples=45)
 
 
 def plan(task="classification", **extra) -> Plan:
@@ -44,5 +44,5 @@ def test_sizes_are_read_from_the_plan_files():
     examples = Path(__file__).parents[2] / "examples"
     sizes = plan_sizes(Plan(task="classification", train=examples / "tickets-train.jsonl",
                             eval=examples / "tickets-eval.jsonl", approaches=["zero-shot"], limit_eval=20))
-    assert (sizes.work.examples, sizes.eval_examples, sizes.labels) == (75, 20, 5)
+    assert (sizes.work.examples, sizes.eval_examples, sizes.work.labels) == (75, 20, 5)
     assert 5 < sizes.work.mean_tokens < 100

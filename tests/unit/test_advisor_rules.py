@@ -91,6 +91,8 @@ def test_recommendation(answers, expected):
     (dict(task="generation"), "lora", dict(labelled_examples=1000), dict(labelled_examples=999)),
     (dict(labelled_examples=5), "few-shot", dict(model_params_b=30, ram_gb=512), dict(model_params_b=29, ram_gb=512)),
     (dict(labelled_examples=500), "lora", dict(latency_ms=5000), dict(latency_ms=100)),
+    # a classification decodes nothing: 500 ms holds its prompted model, not the same model writing answers
+    (dict(labelled_examples=50, latency_ms=500), "zero-shot", dict(task="classification"), dict(task="generation")),
     (dict(labelled_examples=5, model_access="api-only", token_usd_per_1m=10.0), "few-shot",
      dict(cost_per_query_usd=1.0), dict(cost_per_query_usd=0.0001)),
 ])
