@@ -36,9 +36,17 @@ class DeviceChoice:
 
     def torch_dtype(self):
         """The dtype to load weights in."""
-        import torch
+        return _dtype(self.weights or self.precision)
 
-        return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[self.weights or self.precision]
+    def torch_compute_dtype(self):
+        """The dtype the arithmetic runs in (autocast's, where it differs from the weights')."""
+        return _dtype(self.precision)
+
+
+def _dtype(precision: str):
+    import torch
+
+    return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[precision]
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from tunewise.tuning.casts import share_input_casts
 from tunewise.tuning.config import TuneConfig
 from tunewise.tuning.context import CHECKPOINTS, Context, last_checkpoint
 from tunewise.tuning.guards import divergence_guard
@@ -114,6 +115,7 @@ def train(ctx: Context, model, tokenizer, progress: Callable | None = None, args
     from transformers import PrinterCallback, set_seed
 
     set_seed(ctx.config.seed)
+    share_input_casts(model, ctx.device)
     data = data or batches(ctx, tokenizer)
     train_set, eval_set, collator, loss = data.train, data.eval, data.collator, data.loss
     trainer = _trainer_class()(

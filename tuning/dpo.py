@@ -17,6 +17,7 @@ from tunewise.core.models import load_causal_lm
 from tunewise.core.preference import PreferenceSet, as_trl_rows, check_prompt_lengths, load_preferences
 from tunewise.core.schema import TrainingRun
 from tunewise.tuning import artefacts, common, context
+from tunewise.tuning.casts import share_input_casts
 from tunewise.tuning.config import TuneConfig
 
 PREFERENCE_FILE = "preference.json"
@@ -85,6 +86,7 @@ def train(ctx: context.Context, model, tokenizer, lora, progress: Callable | Non
                          processing_class=tokenizer, peft_config=lora, data_collator=counter,
                          callbacks=[common.ProgressReporter(counter, progress)] if progress else None)
     trainer.remove_callback(PrinterCallback)
+    share_input_casts(trainer.model, ctx.device)  # the model with the adapter DPOTrainer put on the base
     before = preference_scores(trainer, train_set, eval_set)
     resume = str(context.last_checkpoint(ctx.out)) if cfg.resume else None
     counter.reset()

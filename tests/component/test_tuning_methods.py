@@ -180,6 +180,54 @@ def test_mixed_precision_on_the_cpu_trains_fp32_weights(tiny_model, sft_data, tm
     assert {str(t.dtype) for t in load_file(weights).values()} == {"torch.float32"}
 
 
+@pytest.mark.parametrize("checkpointing", [False, True])
+def test_shared_input_casts_change_no_loss_or_gradient(tiny_model, checkpointing):
+    """Under the CPU's bf16 autocast, every Linear reading one bf16 copy of its input (and peft's adapters
+    taking it as it is) gives the loss and gradients autocast's own casts give, bit for bit, and the
+    backward pass keeps fewer copies."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from tunewise.core.device import DeviceChoice
+    from tunewise.core.models import load_causal_lm
+    from tunewise.tuning.casts import share_input_casts
+
+    model, tokenizer = load_causal_lm(str(tiny_model))
+    model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear"))
+    for name, p in model.named_parameters():  # LoRA's B starts at zero: give it values, so gradients reach A
+        if "lora_B" in name:
+            torch.nn.init.normal_(p, std=0.1)
+    if checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.enable_input_require_grads()
+    # long enough rows that the activations, not the adapters' weights, are most of what backward keeps
+    batch = tokenizer(["What is the capital of France? " * 30, "Paris " * 40], return_tensors="pt", padding=True)
+
+    def step():
+        model.zero_grad()
+        kept = []
+        with torch.autograd.graph.saved_tensors_hooks(lambda t: kept.append(t) or t, lambda t: t):
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                loss = model(**batch, labels=batch["input_ids"]).loss
+        loss.backward()
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+        storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in kept
+                    if t.dtype == torch.bfloat16}
+        return loss.item(), grads, sum(storages.values())
+
+    before, grads_before, copies_before = step()
+    assert share_input_casts(model, DeviceChoice("cpu", "fp32", "cpu", None)) == 0
+    assert share_input_casts(model, DeviceChoice("cpu", "bf16", "cpu", None, weights="fp32")) > 2 * 7 * 2
+    after, grads_after, copies_after = step()
+    assert after == before
+    assert grads_after.keys() == grads_before.keys() and len(grads_after) == 2 * 7 * 2  # A, B; 7 layers; 2 blocks
+    assert all(torch.equal(grads_after[n], grads_before[n]) for n in grads_before)
+    if not checkpointing:
+        assert copies_after < 0.9 * copies_before, (copies_before, copies_after)  # 17% less here
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):  # answering holds no copies
+        model(**batch)
+
+
 def test_head_states_are_what_the_classifier_scores(tiny_model):
     """The head trains on stored last-token states: `score` over them gives the classifier's own logits,
     each text alone or right-padded in a batch."""
