@@ -6,8 +6,9 @@ each keep one of the same normed hidden state, gate and up one each of theirs, a
 second one beside its base layer's (peft casts the input to the adapter's fp32 first, so autocast makes
 yet another bf16 copy). `share_input_casts` casts each input once and hands the same bf16 tensor to every
 Linear that reads it, and lets peft's adapters take it as it is. Autocast would have rounded each copy
-the same way, so losses and gradients are unchanged bit for bit (tests/component/test_tuning_methods.py),
-and the copies that are gone were most of the activations LoRA kept (bench/RESULTS.md).
+the same way, and each layer's gradient is cast back to fp32 before the gradients meet, as autocast's
+casts do, so losses and gradients are unchanged bit for bit (tests/component/test_tuning_methods.py).
+LoRA's peak at 8 x 512 on the CPU fell by 12% (bench/RESULTS.md).
 """
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ class _SharedCasts:
     def __init__(self, dtype) -> None:
         self.dtype = dtype
         self.alias = _alias()
-        self.copies: dict[int, tuple[weakref.ref, weakref.ref]] = {}
+        self.copies: dict[int, tuple[weakref.ref, int, weakref.ref]] = {}
 
     def clear(self, module, args) -> None:  # a pre-hook on the whole model: one forward's entries at a time
         self.copies.clear()
@@ -50,12 +51,13 @@ class _SharedCasts:
         x = args[0] if args else None
         if not isinstance(x, torch.Tensor) or x.dtype != torch.float32 or not torch.is_autocast_enabled("cpu"):
             return None
-        source, held = self.copies.get(id(x), (None, None))
-        copy = held() if held is not None and source() is x else None   # an id is reused once its tensor is gone
+        source, version, held = self.copies.get(id(x), (None, None, None))
+        # An id is reused once its tensor is gone, and a tensor changed in place needs a new copy.
+        copy = held() if held is not None and source() is x and version == x._version else None
         if copy is None:
             with torch.no_grad():
                 copy = x.to(self.dtype)
-            self.copies[id(x)] = (weakref.ref(x), weakref.ref(copy))
+            self.copies[id(x)] = (weakref.ref(x), x._version, weakref.ref(copy))
         return (self.alias.apply(x, copy), *args[1:])
 
 

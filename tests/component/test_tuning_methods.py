@@ -228,6 +228,33 @@ def test_shared_input_casts_change_no_loss_or_gradient(tiny_model, checkpointing
         model(**batch)
 
 
+def test_a_shared_copy_follows_its_input_changed_in_place():
+    import torch
+
+    from tunewise.core.device import DeviceChoice
+    from tunewise.tuning.casts import share_input_casts
+
+    class Two(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = torch.nn.Linear(8, 8), torch.nn.Linear(8, 8)
+
+        def forward(self, x):
+            h = x * 1.0
+            first = self.a(h)
+            h.add_(1.0)  # b must read the changed values, not a's copy
+            return first, self.b(h)
+
+    torch.manual_seed(0)
+    model, x = Two(), torch.randn(2, 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        expected = model(x)
+    assert share_input_casts(model, DeviceChoice("cpu", "bf16", "cpu", None, weights="fp32")) == 2
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = model(x)
+    assert all(torch.equal(e, g) for e, g in zip(expected, got))
+
+
 def test_head_states_are_what_the_classifier_scores(tiny_model):
     """The head trains on stored last-token states: `score` over them gives the classifier's own logits,
     each text alone or right-padded in a batch."""
